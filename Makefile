@@ -1,0 +1,39 @@
+# The single entry point, the same locally and in CI: it owns the virtual environment,
+# so a fresh Debian machine needs nothing but make and Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := .demo
+
+.PHONY: install format lint test demo clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[all,dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+format: install
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+lint: install
+	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/modelport example wind-turbine --output $(DEMO)/wind-turbine.joblib
+	$(BIN)/modelport inspect $(DEMO)/wind-turbine.joblib
+	$(BIN)/modelport predict $(DEMO)/wind-turbine.joblib '[{"Ws1_avg": 4}, {"Ws1_avg": 9}, {"Ws1_avg": 14}]'
+	$(BIN)/modelport example bank-marketing --output $(DEMO)/bank-marketing.joblib
+	$(BIN)/modelport predict $(DEMO)/bank-marketing.joblib --proba \
+		'{"age": 35, "job": "student", "marital": "single", "education": "tertiary", "balance": 1200, "housing": "no", "loan": "no", "duration": 600, "campaign": 1}'
+
+clean:
+	rm -rf $(VENV) $(DEMO) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""The installed version of modelport."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,244 @@
+"""The `modelport` command: a thin Typer shell over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from modelport._version import __version__
+from modelport.errors import ModelportError
+from modelport.settings import Settings, warn_unknown_variables
+
+app = typer.Typer(
+    name="modelport",
+    help="Turn a trained scikit-learn-compatible model into working software.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(error: ModelportError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+    raise typer.Exit(1) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"modelport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    warn_unknown_variables()
+
+
+@app.command()
+def example(
+    name: Annotated[str | None, typer.Argument(help="Example to build; see --list.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Bundle file to write (.joblib or .skops)."),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the examples and exit.")] = False,
+) -> None:
+    """Build an example model bundle from data that ships with scikit-learn or modelport."""
+    from modelport.examples import EXAMPLES, save_example
+
+    if list_ or name is None:
+        table = Table("name", "what it is", box=None, header_style="bold")
+        for item in EXAMPLES.values():
+            table.add_row(item.name, item.summary)
+        out.print(table)
+        return
+    target = output or Path(f"{name}.joblib")
+    try:
+        digest = save_example(name, target)
+    except ModelportError as error:
+        _fail(error)
+    out.print(f"wrote {target} (sha256 {digest})", highlight=False)
+
+
+@app.command()
+def inspect(
+    bundle: Annotated[Path, typer.Argument(help="Bundle file (.joblib, .pkl or .skops).")],
+    json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    sha256: Annotated[
+        str | None, typer.Option(help="Refuse the file unless it has this sha256.")
+    ] = None,
+) -> None:
+    """Show what a bundle holds: task, classes, features, explainability."""
+    from modelport.bundle import load_bundle
+    from modelport.introspection import family
+
+    settings = Settings()
+    try:
+        loaded = load_bundle(bundle, sha256=sha256, trusted_types=settings.trusted_types)
+    except ModelportError as error:
+        _fail(error)
+    summary: dict[str, Any] = {
+        "file": str(bundle),
+        "sha256": loaded.sha256,
+        "family": family(loaded.estimator),
+        "metadata": loaded.metadata.model_dump(mode="json", exclude_none=True),
+    }
+    if json:
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    metadata = summary["metadata"]
+    head = Table(box=None, show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    rows = {
+        "file": summary["file"],
+        "name": metadata.get("name", "-"),
+        "version": metadata.get("version", "-"),
+        "model": summary["family"],
+        "task": metadata.get("task", "-"),
+        "classes": ", ".join(metadata.get("class_names") or []) or "-",
+        "input": metadata.get("input_kind", "-"),
+        "explainable": "yes" if metadata.get("is_explainable") else "no",
+        "takes NaN": "yes" if metadata.get("allows_nan") else "no",
+        "examples": str(len(metadata.get("examples", []))),
+        "sha256": summary["sha256"],
+    }
+    for key, value in rows.items():
+        head.add_row(key, str(value))
+    out.print(head, highlight=False)
+    features = Table(
+        "feature", "type", "default", "importance", "range / categories", header_style="bold"
+    )
+    features.add_column("description", overflow="ellipsis", no_wrap=True, max_width=48)
+    for feature in metadata["features"]:
+        features.add_row(
+            feature["name"],
+            feature["type"],
+            _cell(feature.get("default")),
+            f"{feature['importance']:.3f}" if "importance" in feature else "-",
+            _range(feature),
+            feature.get("description", ""),
+        )
+    out.print(features, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _range(feature: dict[str, Any]) -> str:
+    if feature.get("categories"):
+        shown = ", ".join(map(str, feature["categories"][:6]))
+        return shown + (", ..." if len(feature["categories"]) > 6 else "")
+    if "min" in feature or "max" in feature:
+        return f"{feature.get('min', '')} .. {feature.get('max', '')}"
+    return "-"
+
+
+@app.command()
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    data: Annotated[
+        str, typer.Argument(help="A JSON record or list of records; '-' reads standard input.")
+    ] = "-",
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Class probabilities instead of labels.")
+    ] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Add SHAP explanations.")] = False,
+) -> None:
+    """Predict JSON records with a bundle and print the answer as JSON."""
+    from modelport.bundle import load_bundle
+    from modelport.errors import InvalidInputError
+    from modelport.predictor import Predictor
+
+    settings = Settings()
+    text = sys.stdin.read() if data == "-" else data
+    try:
+        records = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        _fail(InvalidInputError.single(f"the input is not valid JSON: {error}"))
+    try:
+        predictor = Predictor(
+            load_bundle(
+                bundle, sha256=settings.bundle_sha256, trusted_types=settings.trusted_types
+            ),
+            max_rows=settings.max_rows,
+        )
+        X = predictor.validate(records)
+        answer: dict[str, Any] = {
+            "prediction": predictor.predict_proba(X) if proba else predictor.predict(X)
+        }
+        if explain:
+            answer["explanation"] = predictor.explain(X)
+    except ModelportError as error:
+        _fail(error)
+    sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command(name="bundle")
+def bundle_command(
+    model: Annotated[Path, typer.Argument(help="Pickled or joblib model (a fitted estimator).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Bundle file to write (.joblib or .skops).")
+    ],
+    preprocessor: Annotated[
+        Path | None,
+        typer.Option(help="Pickled preprocessor (encoder, vectoriser) that runs first."),
+    ] = None,
+    sample: Annotated[
+        Path | None, typer.Option(help="CSV or Parquet sample of the training data.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Column of the sample to leave out (the label).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Model name (default: the output file's stem).")
+    ] = None,
+) -> None:
+    """Join a model (and its preprocessor) into one bundle, metadata inferred from a sample."""
+    from modelport.assemble import assemble, read_sample
+    from modelport.bundle import save_bundle
+
+    try:
+        frame = read_sample(sample) if sample is not None else None
+        result = assemble(
+            model,
+            preprocessor_path=preprocessor,
+            sample=frame,
+            target=target,
+            name=name or output.stem,
+        )
+        digest = save_bundle(result.estimator, output, result.metadata)
+    except ModelportError as error:
+        _fail(error)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    out.print(
+        f"wrote {output} (sha256 {digest}): {len(result.metadata.features)} features, "
+        f"task {result.metadata.task}; check it with: modelport inspect {output}",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Entry point of the `modelport` script."""
+    app()

@@ -1,0 +1,117 @@
+"""Every error modelport raises on purpose.
+
+The tree, with the HTTP status each maps to (the core never imports a web framework; the
+status is a plain class attribute that the API reads)::
+
+    ModelportError                  anything modelport raises deliberately (500)
+     ├─ BundleError                 a bundle can't be read, is untrusted or inconsistent (500)
+     ├─ InvalidInputError           request or table rows don't match the metadata (422)
+     ├─ NotSupportedError           the model can't do what was asked (400)
+     ├─ PredictionError             the model produced output that is not a valid answer (500)
+     ├─ ModelNotFoundError          (404)
+     ├─ ModelNotReadyError          (503)
+     └─ AuthenticationError         missing or wrong bearer token (401)
+
+Example:
+    >>> from modelport import load_bundle, ModelportError
+    >>> try:
+    ...     load_bundle("missing.joblib")
+    ... except ModelportError as error:
+    ...     print(error)
+    bundle file not found: missing.joblib
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_PROBLEMS = 20
+"""How many field problems an `InvalidInputError` keeps; the rest are counted, not listed."""
+
+
+class ModelportError(Exception):
+    """Base class: one `except` catches everything modelport raises deliberately."""
+
+    status: int = 500
+    title: str = "Internal error"
+
+
+class BundleError(ModelportError, ValueError):
+    """A bundle file is missing, unreadable, untrusted or inconsistent with its model."""
+
+    title = "Invalid model bundle"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with the input: where it is (row, field) and what is wrong."""
+
+    detail: str
+    row: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.detail}" if where else self.detail
+
+
+class InvalidInputError(ModelportError, ValueError):
+    """The input does not match the model's metadata; lists every problem found.
+
+    Args:
+        problems: each problem with its row and field, so a caller can fix all at once.
+        total: how many problems were found, when more were found than are listed.
+    """
+
+    status, title = 422, "Invalid input"
+
+    def __init__(self, problems: list[FieldProblem], total: int | None = None) -> None:
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = max(total or 0, len(problems))
+        super().__init__(self._summarise())
+
+    @classmethod
+    def single(
+        cls, detail: str, row: int | None = None, field: str | None = None
+    ) -> InvalidInputError:
+        """One problem: the common case for errors found outside column validation."""
+        return cls([FieldProblem(detail, row, field)])
+
+    def _summarise(self) -> str:
+        text = "; ".join(str(problem) for problem in self.problems)
+        hidden = self.total - len(self.problems)
+        return f"{text}; and {hidden} more problem(s)" if hidden > 0 else text
+
+
+class NotSupportedError(ModelportError, ValueError):
+    """The model cannot do what was asked (probabilities of a regressor, say)."""
+
+    status, title = 400, "Not supported by this model"
+
+
+class PredictionError(ModelportError, ArithmeticError):
+    """The model returned something that is not a valid answer (NaN, infinity)."""
+
+    title = "Invalid model output"
+
+
+class ModelNotFoundError(ModelportError, LookupError):
+    """No model of that name (or version) is served."""
+
+    status, title = 404, "Model not found"
+
+
+class ModelNotReadyError(ModelportError):
+    """The model exists but is still loading."""
+
+    status, title = 503, "Model not ready"
+
+
+class AuthenticationError(ModelportError):
+    """The bearer token is missing or wrong."""
+
+    status, title = 401, "Unauthorized"

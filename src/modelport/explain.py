@@ -1,0 +1,232 @@
+"""SHAP explanations in one documented shape, in the space of the features the caller sent.
+
+Each row becomes::
+
+    {"values": {feature: contribution}, "base_value": b, "output": "margin"|"probability"|"value"}
+
+with `values` and `base_value` keyed by class name for a multiclass model; a binary
+classifier is explained for its positive class (the second in `classes_`). In every case
+`base_value + sum(values)` is the output explained: log-odds (logits) for "margin", the
+probability itself for "probability", the prediction for "value".
+
+SHAP is imported here only, so the core loads without it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from modelport.errors import NotSupportedError
+from modelport.introspection import final_estimator, infer_explainer, preprocessor
+from modelport.metadata import FeatureType, Task
+
+if TYPE_CHECKING:
+    from modelport.predictor import Predictor
+
+Output = Literal["margin", "probability", "value"]
+_PROBABILITY_TREES = ("sklearn.tree", "sklearn.ensemble._forest")
+_PERMUTATION_SEED = 0
+
+
+class Explainer:
+    """Picks the exact SHAP explainer a model allows, else the model-agnostic one.
+
+    Args:
+        predictor: the model to explain.
+        background: validated rows to explain against; the example rows when None.
+    """
+
+    def __init__(self, predictor: Predictor, background: Any | None) -> None:
+        metadata = predictor.metadata
+        if metadata.input_kind == "text" or not _shap_available():
+            raise NotSupportedError(_why_not_explainable(metadata.input_kind))
+        self.predictor = predictor
+        self.estimator = predictor.bundle.estimator
+        self.task = metadata.task or Task.REGRESSION
+        self.kind = infer_explainer(self.estimator, metadata.feature_names)
+        self.given_background = background is not None
+        if background is None and self.kind != "tree":
+            if not metadata.examples:
+                raise NotSupportedError(
+                    "this model needs background rows to be explained: send them as _samples"
+                )
+            background = predictor.validate(metadata.examples)
+        self.background = background
+        self._shap, self.output = self._build()
+
+    def explain(self, X: Any) -> list[dict[str, Any]]:
+        """One explanation per row of the validated input `X`."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SHAP's own deprecation and numba chatter
+            if self.kind == "permutation":
+                result = self._shap(
+                    _encode(X, self.predictor), max_evals=_max_evals(X), silent=True
+                )
+            else:
+                result = (
+                    self._shap(self._transform(X), check_additivity=False)
+                    if self.kind == "tree"
+                    else self._shap(self._transform(X))
+                )
+        values = np.asarray(result.values, dtype=np.float64)
+        base = np.asarray(result.base_values, dtype=np.float64).reshape(len(values), -1)
+        return _shape(values, base, self.predictor, self.output)
+
+    def _build(self) -> tuple[Any, Output]:
+        import shap
+
+        classifier = self.task.is_classification
+        final = final_estimator(self.estimator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.kind == "tree":
+                return self._tree(shap, final)
+            if self.kind == "linear":
+                masker = shap.maskers.Independent(self._transform(self.background))
+                return shap.LinearExplainer(final, masker), "margin" if classifier else "value"
+            method = (
+                self.estimator.predict_proba
+                if classifier and self.predictor.has_proba
+                else self.estimator.predict
+            )
+            output: Output = "probability" if method.__name__ == "predict_proba" else "value"
+            model = _decoded(method, self.predictor)
+            masker = shap.maskers.Independent(_encode(self.background, self.predictor))
+            return shap.PermutationExplainer(model, masker, seed=_PERMUTATION_SEED), output
+
+    def _tree(self, shap: Any, final: Any) -> tuple[Any, Output]:
+        if self.given_background and _all_numeric(self._transform(self.background)):
+            # Interventional SHAP against the caller's rows: probability space for classifiers.
+            data = self._transform(self.background)
+            try:
+                kind = "probability" if self.task.is_classification else "raw"
+                explainer = shap.TreeExplainer(
+                    final, data=data, model_output=kind, feature_perturbation="interventional"
+                )
+                return explainer, "probability" if self.task.is_classification else "value"
+            except Exception:  # SHAP can't do probability space for this model: stay in margin
+                pass
+        explainer = shap.TreeExplainer(final)
+        if not self.task.is_classification:
+            return explainer, "value"
+        in_probability = type(final).__module__.startswith(_PROBABILITY_TREES)
+        return explainer, "probability" if in_probability else "margin"
+
+    def _transform(self, X: Any) -> Any:
+        steps = preprocessor(self.estimator)
+        return X if steps is None else steps.transform(X)
+
+
+def _all_numeric(data: Any) -> bool:
+    """SHAP's interventional tree code reads plain numbers only (no pandas categories)."""
+    if isinstance(data, pd.DataFrame):
+        return all(pd.api.types.is_numeric_dtype(dtype) for dtype in data.dtypes)
+    return np.asarray(data).dtype.kind in "fiub"
+
+
+def _shap_available() -> bool:
+    try:
+        import shap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _why_not_explainable(input_kind: str | None) -> str:
+    if input_kind == "text":
+        return "explanations need tabular features; this is a text model"
+    return "explanations need SHAP: pip install 'modelport[explain]'"
+
+
+def _max_evals(X: Any) -> int:
+    n_features = int(X.shape[1])
+    return max(500, 2 * n_features + 1)
+
+
+def _encode(X: Any, predictor: Predictor) -> np.ndarray:
+    """Model input → an all-numeric matrix SHAP's masker can mix (categories as codes)."""
+    frame = (
+        X
+        if isinstance(X, pd.DataFrame)
+        else pd.DataFrame(X, columns=predictor.metadata.feature_names)
+    )
+    columns = []
+    for spec in predictor.metadata.features:
+        column = frame[spec.name]
+        if spec.type is FeatureType.CATEGORICAL:
+            categories = _categories(spec.categories, predictor)
+            codes = pd.Categorical(column.astype(object), categories=categories).codes.astype(
+                np.float64
+            )
+            columns.append(np.where(codes < 0, np.nan, codes))
+        else:
+            columns.append(column.to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.column_stack(columns)
+
+
+def _decoded(method: Any, predictor: Predictor) -> Any:
+    """Wrap a model method so it takes the encoded matrix `_encode` produces."""
+    metadata = predictor.metadata
+
+    def call(matrix: np.ndarray) -> np.ndarray:
+        data: dict[str, Any] = {}
+        for j, spec in enumerate(metadata.features):
+            column = matrix[:, j]
+            if spec.type is FeatureType.CATEGORICAL:
+                categories = _categories(spec.categories, predictor)
+                data[spec.name] = pd.Categorical.from_codes(
+                    np.nan_to_num(column, nan=-1).astype(int), categories=pd.Index(categories)
+                )
+            elif spec.type is FeatureType.INTEGER and not np.isnan(column).any():
+                data[spec.name] = column.astype(np.int64)
+            else:
+                data[spec.name] = column
+        frame = pd.DataFrame(data)
+        if metadata.input_kind == "dataframe":
+            return np.asarray(method(frame))
+        return np.asarray(
+            method(frame.to_numpy(dtype=object if _has_categories(predictor) else np.float64))
+        )
+
+    return call
+
+
+def _categories(categories: list[Any] | None, predictor: Predictor) -> list[Any]:
+    if not categories:
+        raise NotSupportedError(
+            "explaining a categorical feature needs its categories in the metadata"
+        )
+    return categories
+
+
+def _has_categories(predictor: Predictor) -> bool:
+    return any(spec.type is FeatureType.CATEGORICAL for spec in predictor.metadata.features)
+
+
+def _shape(
+    values: np.ndarray, base: np.ndarray, predictor: Predictor, output: Output
+) -> list[dict[str, Any]]:
+    names = predictor.metadata.feature_names
+    classes = predictor.metadata.class_names or []
+    task = predictor.metadata.task
+    if values.ndim == 3 and task is Task.BINARY_CLASSIFICATION:
+        values, base = values[:, :, 1], base[:, 1:2]
+    rows = []
+    for i in range(len(values)):
+        if values.ndim == 3:
+            row_values: Any = {
+                c: dict(zip(names, values[i, :, k].tolist(), strict=True))
+                for k, c in enumerate(classes)
+            }
+            row_base: Any = dict(zip(classes, base[i].tolist(), strict=True))
+        else:
+            row_values, row_base = (
+                dict(zip(names, values[i].tolist(), strict=True)),
+                float(base[i, 0]),
+            )
+        rows.append({"values": row_values, "base_value": row_base, "output": output})
+    return rows

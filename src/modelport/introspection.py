@@ -1,0 +1,257 @@
+"""What a fitted estimator tells about itself: task, classes, importances, input, explainer."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from modelport.errors import BundleError
+from modelport.metadata import FeatureSpec, FeatureType, InputKind, ModelMetadata, Task, to_plain
+
+ExplainerKind = Literal["tree", "linear", "permutation"]
+
+# Estimators SHAP's TreeExplainer reads natively, by class name; boosters by their module.
+_TREE_CLASSES = {
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "ExtraTreeClassifier",
+    "ExtraTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+}
+_TREE_MODULES = ("xgboost", "lightgbm", "catboost")
+_NAN_MODULES = ("xgboost", "lightgbm", "catboost")
+
+
+def final_estimator(estimator: Any) -> Any:
+    """The estimator that makes the prediction, under Pipelines and calibration wrappers."""
+    while True:
+        if hasattr(estimator, "steps"):
+            estimator = estimator.steps[-1][1]
+        elif hasattr(estimator, "calibrated_classifiers_"):
+            estimator = estimator.calibrated_classifiers_[0].estimator
+        elif hasattr(estimator, "regressor_"):
+            estimator = estimator.regressor_
+        else:
+            return estimator
+
+
+def preprocessor(estimator: Any) -> Any | None:
+    """The steps of a Pipeline before its final estimator (None for a bare estimator)."""
+    if hasattr(estimator, "steps") and len(estimator.steps) > 1:
+        return estimator[:-1]
+    return None
+
+
+def infer_task(estimator: Any) -> Task:
+    """Binary, multiclass or regression, from `classes_` and scikit-learn's estimator type."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        return Task.BINARY_CLASSIFICATION if len(classes) == 2 else Task.MULTICLASS_CLASSIFICATION
+    return Task.REGRESSION
+
+
+def infer_class_names(estimator: Any) -> list[str] | None:
+    """`str(c)` for each class in `classes_`, in order: the one label space (DESIGN.md)."""
+    classes = getattr(estimator, "classes_", None)
+    return None if classes is None else [str(to_plain(c)) for c in classes]
+
+
+def infer_features(estimator: Any) -> list[FeatureSpec]:
+    """Features from `feature_names_in_`, else `n_features_in_` (named f0, f1, ...)."""
+    if is_text_pipeline(estimator):
+        return [FeatureSpec(name="text", type=FeatureType.TEXT)]
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        count = getattr(estimator, "n_features_in_", None)
+        if count is None:
+            return []
+        names = [f"f{i}" for i in range(int(count))]
+    return [FeatureSpec(name=str(name)) for name in names]
+
+
+def is_text_pipeline(estimator: Any) -> bool:
+    """True when the first step turns raw documents into features (a text vectoriser)."""
+    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+    return hasattr(first, "build_analyzer")
+
+
+def infer_importances(estimator: Any, feature_names: Sequence[str]) -> list[float] | None:
+    """Importances per input feature, from `feature_importances_` or normalised `|coef_|`.
+
+    A Pipeline's final estimator sees transformed columns (one-hot, say); their importances
+    are added back to the input feature each came from, when the names tell which.
+    """
+    final = final_estimator(estimator)
+    raw = getattr(final, "feature_importances_", None)
+    if raw is None and getattr(final, "coef_", None) is not None:
+        coef = np.abs(np.asarray(final.coef_, dtype=float))
+        raw = coef.mean(axis=0) if coef.ndim == 2 else coef
+    if raw is None:
+        return None
+    raw = np.asarray(raw, dtype=float).ravel()
+    if len(raw) != len(feature_names):
+        raw = _sum_by_input_feature(estimator, raw, feature_names)
+        if raw is None:
+            return None
+    total = raw.sum()
+    if not np.isfinite(total) or total <= 0:
+        return None
+    return [round(float(value), 6) for value in raw / total]
+
+
+def _sum_by_input_feature(
+    estimator: Any, raw: np.ndarray, feature_names: Sequence[str]
+) -> np.ndarray | None:
+    """Map each transformed column back to the input feature whose name it starts with."""
+    steps = preprocessor(estimator)
+    if steps is None:
+        return None
+    try:
+        out_names = [str(name) for name in steps.get_feature_names_out()]
+    except (AttributeError, ValueError, TypeError):
+        return None
+    if len(out_names) != len(raw):
+        return None
+    by_length = sorted(range(len(feature_names)), key=lambda i: -len(feature_names[i]))
+    summed = np.zeros(len(feature_names))
+    for out_name, value in zip(out_names, raw, strict=True):
+        bare = out_name.split("__", 1)[-1]
+        owner = next((i for i in by_length if _names_column(feature_names[i], bare)), None)
+        if owner is None:
+            return None
+        summed[owner] += value
+    return summed
+
+
+def _names_column(feature: str, column: str) -> bool:
+    return column == feature or column.startswith(feature + "_")
+
+
+def infer_input_kind(estimator: Any, features: Sequence[FeatureSpec]) -> InputKind:
+    """`text` for text pipelines, `dataframe` when the model knows column names, else numpy."""
+    if is_text_pipeline(estimator) or any(f.type is FeatureType.TEXT for f in features):
+        return "text"
+    if getattr(estimator, "feature_names_in_", None) is not None:
+        return "dataframe"
+    return "numpy"
+
+
+def infer_allows_nan(estimator: Any) -> bool:
+    """Whether the model takes NaN, from scikit-learn's `allow_nan` tag (boosters always do)."""
+    if type(final_estimator(estimator)).__module__.split(".")[0] in _NAN_MODULES:
+        return True
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKind:
+    """Which SHAP explainer fits: exact tree or linear ones where the input space allows.
+
+    A tree or linear model behind feature-wise preprocessing (scalers) is explained exactly
+    on the transformed columns, which map one-to-one to the input features; anything else
+    (one-hot encoders, text, unknown models) goes through the model-agnostic explainer.
+    """
+    final = final_estimator(estimator)
+    steps = preprocessor(estimator)
+    if steps is not None and not _is_featurewise(steps, feature_names):
+        return "permutation"
+    if hasattr(estimator, "calibrated_classifiers_"):
+        return "permutation"
+    module = type(final).__module__.split(".")[0]
+    if type(final).__name__ in _TREE_CLASSES or module in _TREE_MODULES:
+        return "tree"
+    if getattr(final, "coef_", None) is not None and hasattr(final, "intercept_"):
+        return "linear"
+    return "permutation"
+
+
+def _is_featurewise(steps: Any, feature_names: Sequence[str]) -> bool:
+    try:
+        out_names = [str(name) for name in steps.get_feature_names_out(list(feature_names))]
+    except (AttributeError, ValueError, TypeError):
+        return False
+    return out_names == list(feature_names)
+
+
+def shap_installed() -> bool:
+    """True when the optional SHAP dependency can be imported."""
+    return importlib.util.find_spec("shap") is not None
+
+
+def family(estimator: Any) -> str:
+    """A readable name, such as `Pipeline(StandardScaler → LogisticRegression)`."""
+    if hasattr(estimator, "steps"):
+        return "Pipeline(" + " → ".join(type(step).__name__ for _, step in estimator.steps) + ")"
+    return type(estimator).__name__
+
+
+def complete_metadata(estimator: Any, given: ModelMetadata) -> ModelMetadata:
+    """Fill in what the bundle did not say, once, at load time.
+
+    Raises:
+        BundleError: the given features disagree with the names the model was fitted on.
+    """
+    features = _reconcile_features(estimator, given.features)
+    names = [feature.name for feature in features]
+    importances = infer_importances(estimator, names)
+    if importances is not None:
+        features = [
+            f if f.importance is not None else f.model_copy(update={"importance": value})
+            for f, value in zip(features, importances, strict=True)
+        ]
+    task = given.task or infer_task(estimator)
+    class_names = given.class_names or infer_class_names(estimator)
+    input_kind = infer_input_kind(estimator, features)
+    explainable = shap_installed() and input_kind != "text"
+    if explainable and infer_explainer(estimator, names) != "tree":
+        explainable = bool(given.examples)  # the other explainers need background rows
+    return given.model_copy(
+        update={
+            "features": features,
+            "task": task,
+            "class_names": class_names if task.is_classification else None,
+            "input_kind": input_kind,
+            "is_explainable": explainable,
+            "allows_nan": infer_allows_nan(estimator),
+        }
+    )
+
+
+def _reconcile_features(estimator: Any, given: list[FeatureSpec]) -> list[FeatureSpec]:
+    """The given features in the model's own column order, or inferred when none are given."""
+    if not given:
+        return infer_features(estimator)
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None:
+        fitted = [str(name) for name in fitted]
+        by_name = {feature.name: feature for feature in given}
+        missing = [name for name in fitted if name not in by_name]
+        unknown = [name for name in by_name if name not in fitted]
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append(f"the model needs {', '.join(missing)} but the metadata lacks them")
+            if unknown:
+                parts.append(
+                    f"the metadata lists {', '.join(unknown)} which the model was not fitted on"
+                )
+            raise BundleError("metadata features disagree with the model: " + "; ".join(parts))
+        return [by_name[name] for name in fitted]
+    count = getattr(estimator, "n_features_in_", None)
+    if count is not None and not is_text_pipeline(estimator) and int(count) != len(given):
+        raise BundleError(
+            f"metadata lists {len(given)} features but the model was fitted on {int(count)}"
+        )
+    return list(given)

@@ -1,0 +1,149 @@
+"""Predictor: labels, probabilities and values from a bundle, in JSON-safe Python types."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from modelport.bundle import ModelBundle
+from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError, PredictionError
+from modelport.metadata import ModelMetadata, Task, to_plain
+from modelport.validation import validate_columns, validate_records
+
+_LOCATE_LIMIT = 200
+"""Rows tried one by one to name those a model rejects; past this the error names none."""
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What runs the model: a fitted estimator satisfies it by duck typing."""
+
+    def predict(self, X: Any) -> Any: ...
+
+
+class Predictor:
+    """Turns validated input into answers, and the model's failures into clear errors.
+
+    Example:
+        >>> predictor = Predictor(load_bundle("iris.joblib"))  # doctest: +SKIP
+        >>> predictor.predict_records({"sepal length (cm)": 5.1, ...})
+        [0]
+    """
+
+    def __init__(self, bundle: ModelBundle, *, max_rows: int = 10_000) -> None:
+        self.bundle = bundle
+        self.runtime: Runtime = bundle.estimator
+        self.max_rows = max_rows
+        self._explainer: Any = None
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        """The bundle's completed metadata."""
+        return self.bundle.metadata
+
+    @property
+    def has_proba(self) -> bool:
+        """True when the model gives class probabilities."""
+        task = self.metadata.task
+        return bool(task and task.is_classification) and hasattr(self.runtime, "predict_proba")
+
+    def validate(self, records: Any) -> Any:
+        """Records (a dict or a list of dicts) → the model's input."""
+        return validate_records(records, self.metadata, max_rows=self.max_rows)
+
+    def validate_columns(self, columns: Any) -> Any:
+        """Columns (name → list of values) → the model's input."""
+        return validate_columns(columns, self.metadata, max_rows=self.max_rows)
+
+    def predict(self, X: Any) -> list[Any]:
+        """Labels (classifiers) or values (regressors), one per row, as plain Python."""
+        output = np.asarray(self._call("predict", X))
+        if output.ndim == 2 and output.shape[1] == 1:
+            output = output.ravel()
+        if output.dtype.kind in "fc" and not np.isfinite(output).all():
+            raise PredictionError(_non_finite("predictions", output))
+        return [to_plain(value) for value in output.tolist()]
+
+    def predict_proba_array(self, X: Any) -> np.ndarray:
+        """Probabilities as an `[n_rows, n_classes]` array, columns in `class_names` order."""
+        if not self.has_proba:
+            raise NotSupportedError(_no_proba(self.metadata))
+        output = np.asarray(self._call("predict_proba", X), dtype=np.float64)
+        if not np.isfinite(output).all():
+            raise PredictionError(_non_finite("probabilities", output))
+        return output
+
+    def predict_proba(self, X: Any) -> list[dict[str, float]]:
+        """One `{class name: probability}` per row."""
+        names = self.metadata.class_names or []
+        return [dict(zip(names, row, strict=True)) for row in self.predict_proba_array(X).tolist()]
+
+    def predict_records(self, records: Any, *, proba: bool = False) -> list[Any]:
+        """Validate and predict in one call: the common case for library users."""
+        X = self.validate(records)
+        return self.predict_proba(X) if proba else self.predict(X)
+
+    def explain(self, X: Any, background: Any | None = None) -> list[dict[str, Any]]:
+        """SHAP contributions per row in the documented shape (see `modelport.explain`).
+
+        Args:
+            X: validated input rows.
+            background: validated background rows; the example rows when None.
+        """
+        from modelport.explain import Explainer
+
+        if background is not None:
+            return Explainer(self, background).explain(X)
+        if self._explainer is None:
+            self._explainer = Explainer(self, None)
+        explanations: list[dict[str, Any]] = self._explainer.explain(X)
+        return explanations
+
+    def _call(self, method: str, X: Any) -> Any:
+        """Run the model; input it rejects becomes an InvalidInputError naming the rows."""
+        try:
+            return getattr(self.runtime, method)(X)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            raise self._rejection(method, X, error) from error
+
+    def _rejection(self, method: str, X: Any, error: Exception) -> InvalidInputError:
+        reason = f"the model rejected the input: {_first_line(error)}"
+        n_rows = len(X)
+        if n_rows == 1 or n_rows > _LOCATE_LIMIT:
+            return InvalidInputError.single(reason)
+        problems = []
+        for i in range(n_rows):
+            try:
+                getattr(self.runtime, method)(_row(X, i))
+            except (ValueError, TypeError, KeyError, IndexError) as row_error:
+                problems.append(
+                    FieldProblem(f"the model rejected this row: {_first_line(row_error)}", i)
+                )
+        return InvalidInputError(problems or [FieldProblem(reason)])
+
+
+def _row(X: Any, i: int) -> Any:
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[i : i + 1]
+    if isinstance(X, np.ndarray):
+        return X[i : i + 1]
+    return X[i : i + 1]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+def _non_finite(what: str, output: np.ndarray) -> str:
+    bad = np.flatnonzero(~np.isfinite(output.reshape(len(output), -1)).all(axis=1))
+    rows = ", ".join(str(i) for i in bad[:10])
+    return f"the model returned NaN or infinite {what} (rows {rows}); they cannot be served"
+
+
+def _no_proba(metadata: ModelMetadata) -> str:
+    if metadata.task is Task.REGRESSION:
+        return "this model is a regressor: it predicts values, not class probabilities"
+    return "this model does not give class probabilities (it has no predict_proba)"

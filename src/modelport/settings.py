@@ -1,0 +1,69 @@
+"""Settings: everything an operator can set, read once (flags > environment > .env > defaults)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "MODELPORT_"
+DEFAULT_BUNDLE_PATH = Path("model.joblib")
+DEFAULT_MAX_ROWS = 10_000
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; CLI flags > environment > .env > defaults.
+
+    Example:
+        >>> Settings(max_rows=500).max_rows
+        500
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+    bundle_path: Path = DEFAULT_BUNDLE_PATH
+    """Bundle file, or a folder of bundles, to serve or score with."""
+
+    bundle_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    """Expected sha256 of the bundle file; a file with other bytes is refused before loading."""
+
+    trusted_types: Annotated[list[str], NoDecode] = []
+    """Extra types a .skops bundle may hold (comma-separated), beyond skops' safe defaults."""
+
+    max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
+    """Most rows one request or call may hold; more is an invalid-input error."""
+
+    @field_validator("trusted_types", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+
+def warn_unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """Warn about MODELPORT_* variables no setting reads: a typo must not go unnoticed.
+
+    Returns:
+        The unknown variable names, sorted.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
+    )
+    for name in unknown:
+        warnings.warn(f"{name} is set but modelport has no such setting", UserWarning, stacklevel=2)
+    return unknown
