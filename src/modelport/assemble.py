@@ -90,7 +90,7 @@ def _from_sample(
     estimator: Any, sample: pd.DataFrame, name: str | None, notes: list[str]
 ) -> ModelMetadata:
     if is_text_pipeline(estimator):
-        texts = [c for c in sample.columns if sample[c].dtype == object]
+        texts = [c for c in sample.columns if not pd.api.types.is_numeric_dtype(sample[c])]
         if not texts:
             raise BundleError("the model takes text but the sample has no text column")
         column = str(texts[0])

@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
+# Piped output has no terminal width to honour: keep the feature table on one line per feature.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -149,8 +150,8 @@ def _range(feature: dict[str, Any]) -> str:
     if feature.get("categories"):
         shown = ", ".join(map(str, feature["categories"][:6]))
         return shown + (", ..." if len(feature["categories"]) > 6 else "")
-    if "min" in feature or "max" in feature:
-        return f"{feature.get('min', '')} .. {feature.get('max', '')}"
+    if "min" in feature and "max" in feature:
+        return f"{feature['min']:g} .. {feature['max']:g}"
     return "-"
 
 
