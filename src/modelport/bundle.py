@@ -204,7 +204,10 @@ def _split(path: Path, content: Any) -> tuple[Any, ModelMetadata]:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise BundleError(f"{path} has invalid metadata at {where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise BundleError(
+            f"{path} has invalid metadata{f' at {where}' if where else ''}: {message}"
+        ) from None
 
 
 def _check_fitted(path: Path, estimator: Any) -> None:

@@ -10,7 +10,10 @@ status is a plain class attribute that the API reads)::
      ├─ PredictionError             the model produced output that is not a valid answer (500)
      ├─ ModelNotFoundError          (404)
      ├─ ModelNotReadyError          (503)
-     └─ AuthenticationError         missing or wrong bearer token (401)
+     ├─ AuthenticationError         missing or wrong bearer token (401)
+     └─ RequestError                a request that can't be read at all (400)
+         ├─ PayloadTooLargeError    the body is over the configured limit (413)
+         └─ UnsupportedMediaTypeError  neither JSON nor CSV (415)
 
 Example:
     >>> from modelport import load_bundle, ModelportError
@@ -115,3 +118,25 @@ class AuthenticationError(ModelportError):
     """The bearer token is missing or wrong."""
 
     status, title = 401, "Unauthorized"
+
+
+class RequestError(ModelportError, ValueError):
+    """A request that can't be read at all: malformed JSON or CSV, a bad query parameter."""
+
+    status, title = 400, "Bad request"
+
+    def __init__(self, detail: str, parameter: str | None = None) -> None:
+        self.parameter = parameter
+        super().__init__(detail)
+
+
+class PayloadTooLargeError(RequestError):
+    """The body is larger than the configured limit."""
+
+    status, title = 413, "Payload too large"
+
+
+class UnsupportedMediaTypeError(RequestError):
+    """The body is neither JSON nor CSV (and is never unpickled)."""
+
+    status, title = 415, "Unsupported media type"

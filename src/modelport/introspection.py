@@ -145,7 +145,17 @@ def infer_input_kind(estimator: Any, features: Sequence[FeatureSpec]) -> InputKi
 
 
 def infer_allows_nan(estimator: Any) -> bool:
-    """Whether the model takes NaN, from scikit-learn's `allow_nan` tag (boosters always do)."""
+    """Whether the model takes NaN, from scikit-learn's `allow_nan` tag (boosters always do).
+
+    A Pipeline takes NaN when an imputer comes before any step that refuses it.
+    """
+    if hasattr(estimator, "steps"):
+        for _, step in estimator.steps:
+            if "Imputer" in type(step).__name__:
+                return True
+            if not infer_allows_nan(step):
+                return False
+        return True
     if type(final_estimator(estimator)).__module__.split(".")[0] in _NAN_MODULES:
         return True
     try:

@@ -7,12 +7,17 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "MODELPORT_"
 DEFAULT_BUNDLE_PATH = Path("model.joblib")
 DEFAULT_MAX_ROWS = 10_000
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_DRAIN_SECONDS = 2.0
+DEFAULT_GRACE_SECONDS = 30.0
 
 
 class Settings(BaseSettings):
@@ -43,7 +48,43 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
     """Most rows one request or call may hold; more is an invalid-input error."""
 
-    @field_validator("trusted_types", mode="before")
+    host: str = DEFAULT_HOST
+    """Address the server binds; 127.0.0.1 unless told otherwise."""
+
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    """Port the server listens on."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server worker processes; each loads every model."""
+
+    default_model: str | None = None
+    """Model the root routes (/predict, /info, ...) answer when several are served."""
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = []
+    """Bearer tokens accepted by the API, comma-separated; empty (and no file) means auth is off."""
+
+    api_keys_file: Path | None = None
+    """File of `name: sha256-of-key` lines, one per client, so each can be revoked alone."""
+
+    docs_public: bool = True
+    """Serve /docs and /openapi.json without a key (they show the schema, no data)."""
+
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
+    """Largest request body accepted, chunked bodies included; more is a 413."""
+
+    drain_seconds: float = Field(default=DEFAULT_DRAIN_SECONDS, ge=0)
+    """On SIGTERM, seconds to keep serving with /ready at 503, so a load balancer notices."""
+
+    grace_seconds: float = Field(default=DEFAULT_GRACE_SECONDS, ge=0)
+    """After the drain, seconds requests in flight get to finish before the server exits."""
+
+    debug: bool = False
+    """Log request bodies and model timings; never shows tracebacks to clients."""
+
+    log_level: str = "info"
+    """Log level of the server: debug, info, warning or error."""
+
+    @field_validator("trusted_types", "api_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

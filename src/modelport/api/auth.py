@@ -1,0 +1,125 @@
+"""Bearer-token auth: an ASGI middleware in front of every route, so none can forget it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelport.api.problems import problem_response
+from modelport.errors import BundleError
+from modelport.settings import Settings
+
+PROBE_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Clients' names and the sha256 of their keys; keys themselves are never kept."""
+
+    digests: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        """Keys from MODELPORT_API_KEYS (named key-1, key-2, ...) and MODELPORT_API_KEYS_FILE."""
+        pairs = [
+            (f"key-{i}", hashlib.sha256(key.get_secret_value().encode()).digest())
+            for i, key in enumerate(settings.api_keys, start=1)
+        ]
+        if settings.api_keys_file is not None:
+            pairs += read_keys_file(settings.api_keys_file)
+        return cls(tuple(pairs))
+
+    @property
+    def enabled(self) -> bool:
+        """Auth is on when at least one key is configured."""
+        return bool(self.digests)
+
+    def identify(self, token: bytes) -> str | None:
+        """The client's name for this token, or None; every stored digest is compared."""
+        digest = hashlib.sha256(token).digest()
+        caller = None
+        for name, expected in self.digests:
+            if hmac.compare_digest(digest, expected) and caller is None:
+                caller = name
+        return caller
+
+
+def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
+    """Parse `name: sha256-hex` lines; blank lines and `#` comments are skipped.
+
+    Raises:
+        BundleError: the file is missing or a line is malformed (names the line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BundleError(
+            f"cannot read the API keys file {path}: {error.strerror or error}"
+        ) from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, digest = (part.strip() for part in line.partition(":"))
+        try:
+            raw = bytes.fromhex(digest)
+        except ValueError:
+            raw = b""
+        if not name or len(raw) != 32:
+            raise BundleError(f"{path} line {number}: expected 'name: <64 hex digits of sha256>'")
+        pairs.append((name, raw))
+    return pairs
+
+
+class BearerAuthMiddleware:
+    """Refuses every request without a known bearer token, except probes (and docs if public).
+
+    The caller's name (never the key) is put in `scope["state"]["caller"]` for logs and metrics.
+    """
+
+    def __init__(self, app: ASGIApp, keys: KeyRing, public_paths: frozenset[str]) -> None:
+        self.app = app
+        self.keys = keys
+        self.public_paths = public_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        token = _bearer_token(scope)
+        caller = self.keys.identify(token) if token else None
+        if caller is None:
+            detail = (
+                "a bearer token is required" if token is None else "the bearer token is not valid"
+            )
+            error = "" if token is None else ', error="invalid_token"'
+            response = problem_response(
+                None,
+                401,
+                detail,
+                title="Unauthorized",
+                path=scope["path"],
+                headers={"WWW-Authenticate": f"Bearer{error}"},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+def _bearer_token(scope: Scope) -> bytes | None:
+    """The token of `Authorization: Bearer <token>`; b"" for another scheme, None if absent."""
+    key: bytes
+    value: bytes
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                return token.strip()
+            return b""
+    return None

@@ -1,0 +1,146 @@
+"""Request bodies and query strings → records or columns, within the size limit."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pandas as pd
+from fastapi import Request
+
+from modelport.errors import (
+    InvalidInputError,
+    PayloadTooLargeError,
+    RequestError,
+    UnsupportedMediaTypeError,
+)
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
+CSV_TYPES = frozenset({"text/csv", "application/csv"})
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+TEMPLATE_KEYS = frozenset({"_data", "_samples"})
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What a prediction request holds: rows (records or columns), and optional background."""
+
+    records: Any = None
+    columns: dict[str, list[Any]] | None = None
+    samples: Any = None
+    kind: str = "json"
+    prefix: str = ""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing it as soon as it passes `limit` bytes (chunked too).
+
+    Raises:
+        PayloadTooLargeError: declared or actual size over the limit.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the body is {int(declared)} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_payload(request: Request, limit: int) -> Payload:
+    """Parse a JSON or CSV body into a Payload; no content type is read as JSON.
+
+    Raises:
+        UnsupportedMediaTypeError: any other content type (a body is never unpickled).
+        RequestError: the body can't be parsed.
+    """
+    media_type = (
+        request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    )
+    if media_type not in JSON_TYPES | CSV_TYPES and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"content type {media_type!r} is not accepted; send application/json or text/csv"
+        )
+    body = await read_body(request, limit)
+    if media_type in CSV_TYPES:
+        return Payload(columns=parse_csv(body), kind="csv")
+    return split_template(parse_json(body))
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with orjson (no NaN, bounded depth).
+
+    Raises:
+        RequestError: empty or malformed.
+    """
+    if not body.strip():
+        raise RequestError("the body is empty; send a record, a list of records, or columns")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise RequestError(f"the body is not valid JSON: {error}") from None
+
+
+def split_template(body: Any) -> Payload:
+    """The Flask template's `{"_data": ..., "_samples": ...}`, or plain records.
+
+    Raises:
+        InvalidInputError: `_data` beside other keys, or `_samples` without `_data`.
+    """
+    if not isinstance(body, dict) or not (TEMPLATE_KEYS & body.keys()):
+        return Payload(records=body)
+    others = sorted(set(body) - TEMPLATE_KEYS)
+    if others or "_data" not in body:
+        detail = (
+            f"a body with _data or _samples holds only those two keys (found {', '.join(others)})"
+            if others
+            else "_samples needs _data beside it"
+        )
+        raise InvalidInputError.single(detail)
+    return Payload(records=body["_data"], samples=body.get("_samples"), prefix="/_data")
+
+
+def parse_csv(body: bytes) -> dict[str, list[Any]]:
+    """A CSV body with a header row → columns (empty cells become null).
+
+    Raises:
+        RequestError: not a readable CSV table.
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(body), skipinitialspace=True)
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        ValueError,
+    ) as error:
+        raise RequestError(
+            f"the body is not a readable CSV table: {str(error).strip()[:200]}"
+        ) from None
+    frame = frame.astype(object).where(frame.notna(), None)
+    return {str(name): frame[name].tolist() for name in frame.columns}
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter such as `?proba=1`.
+
+    Raises:
+        RequestError: a value that is not a boolean (names the parameter).
+    """
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise RequestError(
+        f"query parameter {name} must be 1 or 0 (true or false), not {value[:20]!r}", name
+    )

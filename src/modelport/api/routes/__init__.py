@@ -1,0 +1,1 @@
+"""Route groups: classic (the Flask template's routes) and server-wide."""

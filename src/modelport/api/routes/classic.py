@@ -1,0 +1,189 @@
+"""The Flask template's routes, per model: /info, /features, /predict, /preprocess, /."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelport.api.body import Payload, query_flag, read_payload
+from modelport.api.problems import InputSource
+from modelport.errors import InvalidInputError, NotSupportedError
+from modelport.introspection import family, final_estimator
+from modelport.predictor import Predictor
+from modelport.registry import Registry
+from modelport.validation import to_records
+
+RESERVED_QUERY = frozenset({"proba", "explain"})
+Handler = Callable[[Request, str | None], Awaitable[Response]]
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    """Render with orjson: numpy-aware, and fails loudly on NaN rather than sending bad JSON."""
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+        status,
+        media_type="application/json",
+    )
+
+
+def create_classic_router() -> APIRouter:
+    """Each route at the root (default model) and under /models/{name}/ (every model)."""
+    router = APIRouter()
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/info", info),
+        ("GET", "/features", features),
+        ("POST", "/predict", predict_body),
+        ("GET", "/predict", predict_query),
+        ("POST", "/preprocess", preprocess),
+        ("GET", "/", text_query),
+    ]
+    for method, path, handler in routes:
+        router.add_api_route(
+            path,
+            _at_root(handler),
+            methods=[method],
+            include_in_schema=False,
+            name=f"{handler.__name__}",
+        )
+        named = "/models/{name}" + ("" if path == "/" else path)
+        router.add_api_route(
+            named,
+            handler,
+            methods=[method],
+            include_in_schema=False,
+            name=f"{handler.__name__}_named",
+        )
+    return router
+
+
+def _at_root(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def root(request: Request) -> Response:
+        return await handler(request, None)
+
+    root.__name__ = f"{handler.__name__}_root"
+    return root
+
+
+def _predictor(request: Request, name: str | None) -> Predictor:
+    registry: Registry = request.app.state.registry
+    return registry.get(name)
+
+
+async def info(request: Request, name: str | None = None) -> Response:
+    """The model's metadata and what modelport knows of it, in the template's shape."""
+    predictor = _predictor(request, name)
+    return json_response(describe(predictor))
+
+
+def describe(predictor: Predictor) -> dict[str, Any]:
+    """`/info`'s body: `{"metadata": {...}, "model": {...}}` as the Flask template answers."""
+    metadata = predictor.metadata
+    estimator = predictor.bundle.estimator
+    final = final_estimator(estimator)
+    return {
+        "metadata": metadata.model_dump(mode="json", exclude_none=True),
+        "model": {
+            "type": f"{type(estimator).__module__}.{type(estimator).__name__}",
+            "predictor_type": f"{type(final).__module__}.{type(final).__name__}",
+            "is_explainable": bool(metadata.is_explainable),
+            "task": metadata.task,
+            "family": "SKLEARN_MODEL",
+            "pipeline": family(estimator),
+            "class_names": metadata.class_names,
+        },
+    }
+
+
+async def features(request: Request, name: str | None = None) -> Response:
+    """The feature list with types, defaults, categories and importances."""
+    predictor = _predictor(request, name)
+    return json_response(
+        [f.model_dump(mode="json", exclude_none=True) for f in predictor.metadata.features]
+    )
+
+
+async def predict_body(request: Request, name: str | None = None) -> Response:
+    """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
+    predictor = _predictor(request, name)
+    proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
+    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    request.state.input_source = InputSource(payload.kind, payload.prefix)
+    return json_response(await run_in_threadpool(_answer, predictor, payload, proba, explain))
+
+
+async def predict_query(request: Request, name: str | None = None) -> Response:
+    """`GET /predict?feature=value`: absent features take their defaults."""
+    predictor = _predictor(request, name)
+    proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
+    record = {
+        k: (v if v != "" else None)
+        for k, v in request.query_params.items()
+        if k not in RESERVED_QUERY
+    }
+    request.state.input_source = InputSource("query")
+    return json_response(
+        await run_in_threadpool(_answer, predictor, Payload(records=record), proba, explain)
+    )
+
+
+async def preprocess(request: Request, name: str | None = None) -> Response:
+    """The rows as the model will see them: defaults filled in, types coerced."""
+    predictor = _predictor(request, name)
+    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    request.state.input_source = InputSource(payload.kind, payload.prefix)
+    X = _validate(predictor, payload)
+    return json_response(to_records(X, predictor.metadata))
+
+
+async def text_query(request: Request, name: str | None = None) -> Response:
+    """`GET /?query=some text` for text models: the label and the probability of that label."""
+    predictor = _predictor(request, name)
+    if predictor.metadata.input_kind != "text":
+        raise NotSupportedError(
+            "GET /?query= is for text models; this model takes features: use /predict"
+        )
+    text = request.query_params.get("query")
+    request.state.input_source = InputSource("query")
+    if text is None or not text.strip():
+        raise InvalidInputError.single("send the text to classify as ?query=...", field="query")
+    feature = predictor.metadata.feature_names[0]
+
+    def answer() -> dict[str, Any]:
+        X = predictor.validate({feature: text})
+        [label] = predictor.predict(X)
+        if not predictor.has_proba:
+            return {"prediction": label}
+        [probabilities] = predictor.predict_proba(X)
+        return {"prediction": label, "confidence": probabilities[str(label)]}
+
+    return json_response(await run_in_threadpool(answer))
+
+
+def _validate(predictor: Predictor, payload: Payload) -> Any:
+    if payload.columns is not None:
+        return predictor.validate_columns(payload.columns)
+    return predictor.validate(payload.records)
+
+
+def _answer(predictor: Predictor, payload: Payload, proba: bool, explain: bool) -> dict[str, Any]:
+    """Validate, predict and explain: the blocking part, run off the event loop."""
+    X = _validate(predictor, payload)
+    if explain and not predictor.metadata.is_explainable and payload.samples is None:
+        predictor.explain(X)  # raises the NotSupportedError that says why
+    result: dict[str, Any] = {
+        "prediction": predictor.predict_proba(X) if proba else predictor.predict(X)
+    }
+    if explain:
+        background = None
+        if payload.samples is not None:
+            try:
+                background = predictor.validate(payload.samples)
+            except InvalidInputError as error:
+                raise InvalidInputError.single(f"_samples: {error}") from None
+        result["explanation"] = predictor.explain(X, background=background)
+    return result
