@@ -30,7 +30,9 @@ def test_examples_predict_one_answer_per_row(predictors: dict[str, Predictor], n
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
-def test_probabilities_are_keyed_by_class_and_sum_to_one(predictors: dict[str, Predictor], name: str):
+def test_probabilities_are_keyed_by_class_and_sum_to_one(
+    predictors: dict[str, Predictor], name: str
+):
     predictor = predictors[name]
     X = predictor.validate(predictor.metadata.examples)
     if predictor.metadata.task is Task.REGRESSION:
@@ -59,7 +61,9 @@ def test_explanations_add_up_to_the_output_they_explain(
         if metadata.task is Task.REGRESSION:
             assert output == "value"
             assert set(explanation["values"]) == set(metadata.feature_names)
-            assert _explained_output(explanation) == pytest.approx(predictor.predict(X)[i], rel=1e-4)
+            assert _explained_output(explanation) == pytest.approx(
+                predictor.predict(X)[i], rel=1e-4
+            )
             continue
         proba = predictor.predict_proba(X)[i]
         if metadata.task is Task.BINARY_CLASSIFICATION:
@@ -77,7 +81,9 @@ def test_explanations_add_up_to_the_output_they_explain(
 
 
 @pytest.mark.parametrize("name", ["forest-binary", "forest-multiclass", "wind-turbine"])
-def test_background_rows_put_classifiers_in_probability_space(predictors: dict[str, Predictor], name: str):
+def test_background_rows_put_classifiers_in_probability_space(
+    predictors: dict[str, Predictor], name: str
+):
     predictor = predictors[name]
     X = predictor.validate(predictor.metadata.examples[:1])
     background = predictor.validate(predictor.metadata.examples)

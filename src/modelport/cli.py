@@ -240,6 +240,44 @@ def bundle_command(
     )
 
 
+@app.command()
+def serve(
+    bundle: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Bundle file, or a folder of bundles (default: MODELPORT_BUNDLE_PATH)."
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 5000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
+    default_model: Annotated[str | None, typer.Option(help="Model the root routes answer.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+) -> None:
+    """Serve bundles over HTTP: the classic routes, docs at /docs."""
+    from pydantic import ValidationError
+
+    from modelport.api.server import serve as run_server
+
+    given: dict[str, Any] = {
+        "bundle_path": bundle,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "default_model": default_model,
+        "log_level": log_level,
+    }
+    try:
+        settings = Settings(**{key: value for key, value in given.items() if value is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        _fail(ModelportError(f"invalid setting {first['loc'][0]}: {first['msg']}"))
+    try:
+        run_server(settings)
+    except ModelportError as error:
+        _fail(error)
+
+
 def main() -> None:
     """Entry point of the `modelport` script."""
     app()

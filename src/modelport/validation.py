@@ -145,12 +145,8 @@ def _convert(
     spec: FeatureSpec, values: Any, allows_nan: bool
 ) -> tuple[np.ndarray, list[FieldProblem]]:
     """One column → a typed numpy array, plus every problem found in it."""
-    if (
-        isinstance(values, np.ndarray)
-        and values.dtype.kind in "fiu"
-        and spec.type in _NUMERIC_TYPES
-    ):
-        values = values.tolist()  # one pass through the checks below keeps the rules in one place
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biufU":
+        values = values.tolist()  # numpy scalars become Python ones: one set of checks applies
     values = [_fill(value, spec) for value in values]
     problems: list[FieldProblem] = []
     missing = [i for i, value in enumerate(values) if value is None]
@@ -181,9 +177,12 @@ def _fill(value: Any, spec: FeatureSpec) -> Any:
 
 def _to_number(spec: FeatureSpec, values: list[Any]) -> tuple[np.ndarray, list[FieldProblem]]:
     problems: list[FieldProblem] = []
-    if set(map(type, values)) <= _NUMBER_TYPES:
-        array = np.asarray(values, dtype=np.float64)
-    else:
+    try:
+        fast = set(map(type, values)) <= _NUMBER_TYPES
+        array = np.asarray(values, dtype=np.float64) if fast else None
+    except OverflowError:  # an int too large for a float: the loop below reports it
+        array = None
+    if array is None:
         array = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
             number, detail = _one_number(value)
@@ -199,7 +198,10 @@ def _one_number(value: Any) -> tuple[float, str | None]:
     if value is None:
         return math.nan, None
     if isinstance(value, bool | int | float):
-        return float(value), None
+        try:
+            return float(value), None
+        except OverflowError:  # reported as "must be a finite number"
+            return math.inf, None
     if isinstance(value, str):
         try:
             return float(value.strip()), None
@@ -216,7 +218,7 @@ def _to_integer(spec: FeatureSpec, values: list[Any]) -> tuple[np.ndarray, list[
         FieldProblem(f"expected a whole number, got {array[i]:g}", int(i), spec.name)
         for i in fractional
     ]
-    if not problems and finite.all():
+    if not problems and finite.all() and (np.abs(array) < 2.0**63).all():
         return array.astype(np.int64), problems
     return array, problems
 
@@ -277,12 +279,11 @@ _CONVERTERS = {
     FeatureType.CATEGORICAL: _to_category,
     FeatureType.TEXT: _to_text,
 }
-_NUMERIC_TYPES = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER})
 
 
 def _wrong(value: Any, expected: str) -> str:
     if isinstance(value, dict | list | tuple):
-        return f"expected {expected}, got a nested {_kind(value)}: nested values are not accepted"
+        return f"expected {expected}, got {_kind(value)}: nested values are not accepted"
     return f"expected {expected}, got {_kind(value)}"
 
 

@@ -42,7 +42,13 @@ def test_example_writes_a_bundle_that_inspect_describes(tmp_path: Path):
     assert invoke("example", "forest-multiclass", "--output", str(target)).exit_code == 0
     result = invoke("inspect", str(target))
     assert result.exit_code == 0
-    for expected in ("MULTICLASS_CLASSIFICATION", "setosa, versicolor, virginica", "petal width (cm)", "numeric", "explainable"):
+    for expected in (
+        "MULTICLASS_CLASSIFICATION",
+        "setosa, versicolor, virginica",
+        "petal width (cm)",
+        "numeric",
+        "explainable",
+    ):
         assert expected in result.stdout
 
 
@@ -72,7 +78,11 @@ def test_inspect_shows_a_template_bundle_written_by_hand(tmp_path: Path):
     joblib.dump({"model": model, "metadata": {"features": features}}, tmp_path / "model.joblib")
     result = invoke("inspect", str(tmp_path / "model.joblib"))
     assert result.exit_code == 0
-    assert "BINARY_CLASSIFICATION" in result.stdout and "feature3" in result.stdout and "-1" in result.stdout
+    assert (
+        "BINARY_CLASSIFICATION" in result.stdout
+        and "feature3" in result.stdout
+        and "-1" in result.stdout
+    )
 
 
 def test_predict_prints_json_and_reads_standard_input(example_dir: Path):
@@ -85,7 +95,9 @@ def test_predict_prints_json_and_reads_standard_input(example_dir: Path):
 
 
 def test_predict_proba_and_explain(example_dir: Path):
-    result = invoke("predict", str(example_dir / "forest-binary.joblib"), "--proba", "--explain", "{}")
+    result = invoke(
+        "predict", str(example_dir / "forest-binary.joblib"), "--proba", "--explain", "{}"
+    )
     answer = json.loads(result.stdout)
     assert set(answer["prediction"][0]) == {"benign", "malignant"}
     assert answer["explanation"][0]["output"] == "probability"
@@ -125,7 +137,9 @@ def test_usage_errors_keep_exit_code_2():
 
 def test_bundle_joins_pickles_and_prints_notes(tmp_path: Path):
     scaler = StandardScaler().fit([[1.0, 2.0], [3.0, 4.0]])
-    model = LogisticRegression().fit([[-1.0, -1.0], [1.0, 1.0], [-0.5, -1.0], [1.0, 0.5]], [0, 1, 0, 1])
+    model = LogisticRegression().fit(
+        [[-1.0, -1.0], [1.0, 1.0], [-0.5, -1.0], [1.0, 0.5]], [0, 1, 0, 1]
+    )
     joblib.dump(scaler, tmp_path / "scaler.pkl")
     joblib.dump(model, tmp_path / "model.pkl")
     (tmp_path / "train.csv").write_text("x,y,label\n1.0,2.0,0\n3.0,4.0,1\n2.5,1.5,0\n")
@@ -145,7 +159,14 @@ def test_bundle_joins_pickles_and_prints_notes(tmp_path: Path):
 
 def test_bundle_refuses_a_missing_sample(tmp_path: Path):
     joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), tmp_path / "m.pkl")
-    result = invoke("bundle", str(tmp_path / "m.pkl"), "--sample", str(tmp_path / "no.csv"), "-o", str(tmp_path / "b.joblib"))
+    result = invoke(
+        "bundle",
+        str(tmp_path / "m.pkl"),
+        "--sample",
+        str(tmp_path / "no.csv"),
+        "-o",
+        str(tmp_path / "b.joblib"),
+    )
     assert result.exit_code == 1
     assert "sample file not found" in result.stderr
     assert not (tmp_path / "b.joblib").exists()
@@ -157,10 +178,14 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path):
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert completed.returncode == 1
-    assert completed.stderr.strip().splitlines() == [f"error: bundle file not found: {tmp_path / 'nothing.joblib'}"]
+    assert completed.stderr.strip().splitlines() == [
+        f"error: bundle file not found: {tmp_path / 'nothing.joblib'}"
+    ]
 
 
 def test_unknown_modelport_variables_are_warned_about(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MODELPORT_MAX_ROW", "5")
-    with pytest.warns(UserWarning, match="MODELPORT_MAX_ROW is set but modelport has no such setting"):
+    with pytest.warns(
+        UserWarning, match="MODELPORT_MAX_ROW is set but modelport has no such setting"
+    ):
         invoke("example", "--list")

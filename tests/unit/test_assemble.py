@@ -35,7 +35,9 @@ def encoded_pickles(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
 
 def test_encoder_and_model_become_one_pipeline_with_inferred_metadata(encoded_pickles, tmp_path):
     model_path, encoder_path, sample = encoded_pickles
-    result = assemble(model_path, preprocessor_path=encoder_path, sample=sample, target="subscribed", name="bank")
+    result = assemble(
+        model_path, preprocessor_path=encoder_path, sample=sample, target="subscribed", name="bank"
+    )
     metadata = result.metadata
     assert metadata.feature_names == ["job", "marital", "housing"]
     job = metadata.feature("job")
@@ -56,14 +58,24 @@ def test_sample_columns_the_model_does_not_take_are_named_in_a_note(encoded_pick
 
 
 def test_vectoriser_and_naive_bayes_become_a_text_model(tmp_path):
-    texts = ["great product, love it", "awful, broke at once", "really good value", "terrible and slow"] * 5
+    texts = [
+        "great product, love it",
+        "awful, broke at once",
+        "really good value",
+        "terrible and slow",
+    ] * 5
     labels = ["Positive", "Negative", "Positive", "Negative"] * 5
     vectoriser = TfidfVectorizer().fit(texts)
     model = MultinomialNB().fit(vectoriser.transform(texts), labels)
     joblib.dump(vectoriser, tmp_path / "vectoriser.pkl")
     joblib.dump(model, tmp_path / "model.pkl")
     sample = pd.DataFrame({"review": texts, "label": labels})
-    result = assemble(tmp_path / "model.pkl", preprocessor_path=tmp_path / "vectoriser.pkl", sample=sample, target="label")
+    result = assemble(
+        tmp_path / "model.pkl",
+        preprocessor_path=tmp_path / "vectoriser.pkl",
+        sample=sample,
+        target="label",
+    )
     assert [(f.name, f.type) for f in result.metadata.features] == [("review", FeatureType.TEXT)]
     predictor = Predictor(load_bundle_of(result, tmp_path))
     assert predictor.predict_records({"review": "love it, great"}) == ["Positive"]
@@ -76,7 +88,9 @@ def load_bundle_of(result, folder: Path):
 
 def test_without_a_sample_the_note_says_what_is_unknown(tmp_path):
     model = StandardScaler().fit(np.ones((3, 2)))
-    joblib.dump(LogisticRegression().fit(np.arange(8.0).reshape(4, 2), [0, 0, 1, 1]), tmp_path / "m.pkl")
+    joblib.dump(
+        LogisticRegression().fit(np.arange(8.0).reshape(4, 2), [0, 0, 1, 1]), tmp_path / "m.pkl"
+    )
     joblib.dump(model, tmp_path / "scaler.pkl")
     result = assemble(tmp_path / "m.pkl", preprocessor_path=tmp_path / "scaler.pkl")
     assert result.metadata.feature_names == ["f0", "f1"]
@@ -103,7 +117,9 @@ def test_a_missing_target_column_is_named(encoded_pickles):
 
 
 def test_a_sample_the_pipeline_cannot_predict_is_refused(tmp_path):
-    joblib.dump(LogisticRegression().fit(np.arange(8.0).reshape(4, 2), [0, 0, 1, 1]), tmp_path / "m.pkl")
+    joblib.dump(
+        LogisticRegression().fit(np.arange(8.0).reshape(4, 2), [0, 0, 1, 1]), tmp_path / "m.pkl"
+    )
     sample = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [5.0, 6.0]})
     with pytest.raises(BundleError, match="3 features but the model was fitted on 2"):
         assemble(tmp_path / "m.pkl", sample=sample)

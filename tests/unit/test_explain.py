@@ -41,7 +41,9 @@ def test_a_model_with_no_example_rows_asks_for_background():
 def test_background_given_by_the_caller_is_used():
     predictor = _knn([])
     background = predictor.validate([{"a": 0.0, "b": 0.0, "c": 0.0}] * 3)
-    [explanation] = predictor.explain(predictor.validate({"a": 3.0, "b": 3.0, "c": 0.0}), background)
+    [explanation] = predictor.explain(
+        predictor.validate({"a": 3.0, "b": 3.0, "c": 0.0}), background
+    )
     # Against an all-zero background, the base value is the model's answer at zero.
     assert explanation["base_value"] == pytest.approx(predictor.predict_proba(background)[0]["1"])
 

@@ -27,7 +27,10 @@ def test_types_defaults_and_ranges_come_from_the_data():
     assert features["income"].default == 3.0  # the median of the values present
     assert (features["member"].type, features["member"].default) == (FeatureType.BOOLEAN, True)
     assert features["city"].type is FeatureType.CATEGORICAL
-    assert (features["city"].categories, features["city"].default) == (["Lyon", "Nice", "Paris"], "Paris")
+    assert (features["city"].categories, features["city"].default) == (
+        ["Lyon", "Nice", "Paris"],
+        "Paris",
+    )
 
 
 def test_whole_numbers_stored_as_floats_are_integers():

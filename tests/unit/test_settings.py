@@ -26,7 +26,9 @@ def test_environment_is_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_comma_separated_trusted_types(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MODELPORT_TRUSTED_TYPES", " sklearn.tree._tree.Tree, ,collections.OrderedDict ")
+    monkeypatch.setenv(
+        "MODELPORT_TRUSTED_TYPES", " sklearn.tree._tree.Tree, ,collections.OrderedDict "
+    )
     assert Settings().trusted_types == ["sklearn.tree._tree.Tree", "collections.OrderedDict"]
 
 
@@ -37,9 +39,15 @@ def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("MODELPORT_MAX_ROWS", "0"), ("MODELPORT_MAX_ROWS", "many"), ("MODELPORT_BUNDLE_SHA256", "abc")],
+    [
+        ("MODELPORT_MAX_ROWS", "0"),
+        ("MODELPORT_MAX_ROWS", "many"),
+        ("MODELPORT_BUNDLE_SHA256", "abc"),
+    ],
 )
-def test_bad_values_are_refused_naming_the_field(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
+def test_bad_values_are_refused_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.removeprefix("MODELPORT_").lower()):
         Settings()

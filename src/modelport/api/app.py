@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -43,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ...     client.post("/predict", json={"petal length (cm)": 5.1}).json()
         {'prediction': ['virginica']}
     """
-    settings = settings or Settings()
+    settings = settings or Settings()  # a worker process reads the environment its parent set
     registry = Registry(settings)
     app = FastAPIOffline(
         title="modelport",
@@ -73,6 +76,33 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     registry: Registry = app.state.registry
     loading = asyncio.create_task(asyncio.to_thread(registry.load_all))
     app.state.loading = loading
+    _drain_on_sigterm(app, app.state.settings.drain_seconds)
     yield
     if not loading.done():
         logger.info("stopping while models are still loading")
+
+
+def _drain_on_sigterm(app: FastAPI, seconds: float) -> None:
+    """SIGTERM: /ready turns 503 at once, requests are served `seconds` more (so a load
+    balancer notices), then the server's own handler stops accepting and finishes what is
+    in flight. A second SIGTERM stops at once.
+
+    Installed at startup, after the server's handlers, and only in the main thread (a test
+    client runs the app elsewhere and has no signals to handle).
+    """
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        return
+    server_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(server_handler):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(sig: int, frame: FrameType | None) -> None:
+        if app.state.draining:
+            server_handler(sig, frame)
+            return
+        app.state.draining = True
+        logger.info("SIGTERM: /ready is 503; serving %.1f s more before stopping", seconds)
+        loop.call_soon_threadsafe(loop.call_later, seconds, server_handler, sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

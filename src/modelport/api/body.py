@@ -64,8 +64,13 @@ async def read_payload(request: Request, limit: int) -> Payload:
         request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     )
     if media_type not in JSON_TYPES | CSV_TYPES and not media_type.endswith("+json"):
+        hint = (
+            " (curl -d sends this: add -H 'Content-Type: application/json')"
+            if "form" in media_type
+            else ""
+        )
         raise UnsupportedMediaTypeError(
-            f"content type {media_type!r} is not accepted; send application/json or text/csv"
+            f"content type {media_type!r} is not accepted; send application/json or text/csv{hint}"
         )
     body = await read_body(request, limit)
     if media_type in CSV_TYPES:
