@@ -19,8 +19,8 @@ from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
-from modelport.api.routes.classic import create_classic_router
-from modelport.api.routes.server import create_server_router
+from modelport.api.routes.classic import install_classic_routes
+from modelport.api.routes.server import install_server_routes
 from modelport.registry import Registry
 from modelport.settings import Settings
 
@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.started_at = time.time()
     install_problem_handlers(app)
     install_openapi(app)
-    app.include_router(create_server_router())
-    app.include_router(create_classic_router())
+    install_server_routes(app)
+    install_classic_routes(app)
     keys = KeyRing.from_settings(settings)
     if keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())

@@ -60,9 +60,8 @@ async def read_payload(request: Request, limit: int) -> Payload:
         UnsupportedMediaTypeError: any other content type (a body is never unpickled).
         RequestError: the body can't be parsed.
     """
-    media_type = (
-        request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    )
+    header = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = header or "application/json"  # tritonclient and bare clients send none
     if media_type not in JSON_TYPES | CSV_TYPES and not media_type.endswith("+json"):
         hint = (
             " (curl -d sends this: add -H 'Content-Type: application/json')"

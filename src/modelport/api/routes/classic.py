@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,9 +31,12 @@ def json_response(content: Any, status: int = 200) -> Response:
     )
 
 
-def create_classic_router() -> APIRouter:
-    """Each route at the root (default model) and under /models/{name}/ (every model)."""
-    router = APIRouter()
+def install_classic_routes(app: FastAPI) -> None:
+    """Each route at the root (default model) and under /models/{name}/ (every model).
+
+    Routes are added to the app itself, not through an included router, so `app.routes`
+    lists every one (the auth test walks them) and matching has no extra layer.
+    """
     routes: list[tuple[str, str, Handler]] = [
         ("GET", "/info", info),
         ("GET", "/features", features),
@@ -43,7 +46,7 @@ def create_classic_router() -> APIRouter:
         ("GET", "/", text_query),
     ]
     for method, path, handler in routes:
-        router.add_api_route(
+        app.add_api_route(
             path,
             _at_root(handler),
             methods=[method],
@@ -51,14 +54,13 @@ def create_classic_router() -> APIRouter:
             name=f"{handler.__name__}",
         )
         named = "/models/{name}" + ("" if path == "/" else path)
-        router.add_api_route(
+        app.add_api_route(
             named,
             handler,
             methods=[method],
             include_in_schema=False,
             name=f"{handler.__name__}_named",
         )
-    return router
 
 
 def _at_root(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
 
 from modelport._version import __version__
@@ -16,13 +16,12 @@ TEMPLATE_VERSION = "2.2.0"
 """The Flask template version whose routes and shapes modelport keeps."""
 
 
-def create_server_router() -> APIRouter:
+def install_server_routes(app: FastAPI) -> None:
     """Probes, /service-info and /models."""
-    router = APIRouter()
-    router.add_api_route(
+    app.add_api_route(
         "/health", health, methods=["GET"], response_class=PlainTextResponse, tags=["probes"]
     )
-    router.add_api_route(
+    app.add_api_route(
         "/ready",
         ready,
         methods=["GET"],
@@ -30,9 +29,8 @@ def create_server_router() -> APIRouter:
         tags=["probes"],
         responses={503: {"description": "not ready: models are loading or the server is stopping"}},
     )
-    router.add_api_route("/service-info", service_info, methods=["GET"], tags=["service"])
-    router.add_api_route("/models", models, methods=["GET"], tags=["service"])
-    return router
+    app.add_api_route("/service-info", service_info, methods=["GET"], tags=["service"])
+    app.add_api_route("/models", models, methods=["GET"], tags=["service"])
 
 
 async def health() -> PlainTextResponse:
