@@ -34,6 +34,8 @@ demo: install
 	$(BIN)/modelport example bank-marketing --output $(DEMO)/bank-marketing.joblib
 	$(BIN)/modelport predict $(DEMO)/bank-marketing.joblib --proba \
 		'{"age": 35, "job": "student", "marital": "single", "education": "tertiary", "balance": 1200, "housing": "no", "loan": "no", "duration": 600, "campaign": 1}'
+	@echo "Serving wind-turbine on http://127.0.0.1:5000 (docs: /docs); Ctrl-C stops it."
+	$(BIN)/modelport serve $(DEMO)/wind-turbine.joblib
 
 clean:
 	rm -rf $(VENV) $(DEMO) .mypy_cache .ruff_cache .pytest_cache

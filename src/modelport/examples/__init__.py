@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from modelport.bundle import save_bundle
 from modelport.errors import ModelNotFoundError
 from modelport.examples import _bank, _sentiment, _tabular, _wind
@@ -76,6 +79,15 @@ EXAMPLES: dict[str, Example] = {
         ),
     )
 }
+
+
+def load_bank_marketing(n_rows: int = _bank.N_ROWS) -> pd.DataFrame:
+    """The synthetic bank-marketing table the examples learn from, with its `subscribed` label.
+
+    Deterministic, shaped like the well-known public data set, for trying `modelport bundle`.
+    """
+    frame, subscribed = _bank.generate(n_rows)
+    return frame.assign(subscribed=np.where(subscribed, "yes", "no"))
 
 
 def build_example(name: str) -> tuple[Any, ModelMetadata]:

@@ -53,7 +53,7 @@ def install_classic_routes(app: FastAPI) -> None:
             include_in_schema=False,
             name=f"{handler.__name__}",
         )
-        named = "/models/{name}" + ("" if path == "/" else path)
+        named = "/models/{name}" + path
         app.add_api_route(
             named,
             handler,
