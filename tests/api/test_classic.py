@@ -166,7 +166,9 @@ def test_csv_bodies(folder_client):
 
 def test_text_model_root_answers_label_and_its_confidence(folder_client):
     response = folder_client.get(
-        "/models/sentiment/", params={"query": "terrible service, never again"}, follow_redirects=False
+        "/models/sentiment/",
+        params={"query": "terrible service, never again"},
+        follow_redirects=False,
     )
     assert response.status_code == 200  # answered where the tutorial's clients call, no redirect
     answer = response.json()
