@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install format lint test demo clean
+.PHONY: install chromium format lint test demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y chromium)
 
 format: install
 	$(BIN)/ruff format src tests
@@ -24,7 +28,7 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
 
 demo: install

@@ -65,7 +65,10 @@ def infer_class_names(estimator: Any) -> list[str] | None:
 
 
 def infer_features(estimator: Any) -> list[FeatureSpec]:
-    """Features from `feature_names_in_`, else `n_features_in_` (named f0, f1, ...)."""
+    """Features from `feature_names_in_`, else `n_features_in_` (named f0, f1, ...).
+
+    Columns a fitted encoder takes are categorical, with the encoder's categories.
+    """
     if is_text_pipeline(estimator):
         return [FeatureSpec(name="text", type=FeatureType.TEXT)]
     names = getattr(estimator, "feature_names_in_", None)
@@ -74,7 +77,41 @@ def infer_features(estimator: Any) -> list[FeatureSpec]:
         if count is None:
             return []
         names = [f"f{i}" for i in range(int(count))]
-    return [FeatureSpec(name=str(name)) for name in names]
+    categories = infer_categories(estimator)
+    return [
+        FeatureSpec(name=str(name), type=FeatureType.CATEGORICAL, categories=categories[str(name)])
+        if str(name) in categories
+        else FeatureSpec(name=str(name))
+        for name in names
+    ]
+
+
+def infer_categories(estimator: Any) -> dict[str, list[Any]]:
+    """Input column → the categories a fitted one-hot or ordinal encoder knows for it.
+
+    Looks through Pipelines and ColumnTransformers; columns an encoder was fitted on by
+    position (no names) are not reported.
+    """
+    found: dict[str, list[Any]] = {}
+    steps = [step for _, step in estimator.steps] if hasattr(estimator, "steps") else [estimator]
+    for step in steps:
+        for _, transformer, columns in getattr(step, "transformers_", []):
+            if isinstance(columns, list | tuple) and all(isinstance(c, str) for c in columns):
+                found |= _encoder_categories(transformer, [str(c) for c in columns])
+        names = getattr(step, "feature_names_in_", None)
+        if names is not None:
+            found |= _encoder_categories(step, [str(name) for name in names])
+    return found
+
+
+def _encoder_categories(encoder: Any, columns: list[str]) -> dict[str, list[Any]]:
+    categories = getattr(encoder, "categories_", None)
+    if categories is None or len(categories) != len(columns):
+        return {}
+    return {
+        column: [to_plain(c) for c in values if not (isinstance(c, float) and c != c)]
+        for column, values in zip(columns, categories, strict=True)
+    }
 
 
 def is_text_pipeline(estimator: Any) -> bool:
@@ -213,7 +250,7 @@ def complete_metadata(estimator: Any, given: ModelMetadata) -> ModelMetadata:
     Raises:
         BundleError: the given features disagree with the names the model was fitted on.
     """
-    features = _reconcile_features(estimator, given.features)
+    features = _with_encoder_categories(estimator, _reconcile_features(estimator, given.features))
     names = [feature.name for feature in features]
     importances = infer_importances(estimator, names)
     if importances is not None:
@@ -237,6 +274,19 @@ def complete_metadata(estimator: Any, given: ModelMetadata) -> ModelMetadata:
             "allows_nan": infer_allows_nan(estimator),
         }
     )
+
+
+def _with_encoder_categories(estimator: Any, features: list[FeatureSpec]) -> list[FeatureSpec]:
+    """Categorical features the metadata gives no categories for take their encoder's."""
+    if not any(f.type is FeatureType.CATEGORICAL and not f.categories for f in features):
+        return features
+    known = infer_categories(estimator)
+    return [
+        f.model_copy(update={"categories": known[f.name]})
+        if f.type is FeatureType.CATEGORICAL and not f.categories and f.name in known
+        else f
+        for f in features
+    ]
 
 
 def _reconcile_features(estimator: Any, given: list[FeatureSpec]) -> list[FeatureSpec]:

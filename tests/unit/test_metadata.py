@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBRegressor
 
-from modelport import FeatureSpec, FeatureType, ModelBundle, ModelMetadata, Task
+from modelport import FeatureSpec, FeatureType, InvalidInputError, ModelBundle, ModelMetadata, Task
 from modelport.introspection import (
     complete_metadata,
     family,
@@ -429,3 +429,37 @@ def test_examples_hold_plain_values():
     metadata = ModelMetadata(examples=[{"n": np.int64(2), "ok": np.bool_(False), "x": 1.5}])
     assert metadata.examples == [{"n": 2, "ok": False, "x": 1.5}]
     assert type(metadata.examples[0]["n"]) is int
+
+
+def test_a_bare_pipeline_with_an_encoder_gets_categorical_features():
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from modelport import ModelBundle, Predictor
+    from modelport.introspection import complete_metadata
+
+    frame = pd.DataFrame({"city": ["Lyon", "Nice", "Paris", "Lyon"], "rooms": [1, 2, 3, 4]})
+    encoder = make_column_transformer((OneHotEncoder(), ["city"]), remainder="passthrough")
+    model = make_pipeline(encoder, LogisticRegression()).fit(frame, [0, 1, 0, 1])
+    metadata = complete_metadata(model, ModelMetadata())
+    city = metadata.feature("city")
+    assert (city.type, city.categories) == (FeatureType.CATEGORICAL, ["Lyon", "Nice", "Paris"])
+    assert metadata.feature("rooms").type is FeatureType.NUMERIC
+    predictor = Predictor(ModelBundle(model, metadata))
+    assert len(predictor.predict_records({"city": "Nice", "rooms": 2})) == 1
+    with pytest.raises(InvalidInputError, match="unknown category 'Brest'; expected one of Lyon"):
+        predictor.validate({"city": "Brest", "rooms": 2})
+
+
+def test_template_categorical_features_without_categories_take_the_encoders(example_bundles):
+    from modelport.introspection import complete_metadata
+
+    bundle = example_bundles["bank-marketing"]
+    bare = [
+        FeatureSpec(name=f.name, type=f.type, default=f.default) for f in bundle.metadata.features
+    ]
+    metadata = complete_metadata(bundle.estimator, ModelMetadata(features=bare))
+    assert metadata.feature("job").categories == bundle.metadata.feature("job").categories
