@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from modelport.bundle import load_object
 from modelport.errors import BundleError, InvalidInputError, ModelportError
-from modelport.introspection import complete_metadata, is_text_pipeline
+from modelport.introspection import complete_metadata, infer_categories, is_text_pipeline
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
 from modelport.sample import profile_sample
 from modelport.validation import validate_records
@@ -105,7 +105,14 @@ def _from_sample(
         sample = sample[[c for c in sample.columns if c in set(fitted)]]
     profile = profile_sample(sample)
     notes.extend(profile.notes)
-    return ModelMetadata(name=name, features=profile.features, examples=profile.examples)
+    known = infer_categories(estimator)  # the encoder saw every category; a sample may not
+    features = [
+        f.model_copy(update={"type": FeatureType.CATEGORICAL, "categories": known[f.name]})
+        if f.name in known and (f.default is None or f.default in known[f.name])
+        else f
+        for f in profile.features
+    ]
+    return ModelMetadata(name=name, features=features, examples=profile.examples)
 
 
 def _check_predicts(estimator: Any, metadata: ModelMetadata, sample: pd.DataFrame) -> None:

@@ -133,3 +133,10 @@ def test_read_sample_reports_missing_and_unreadable_files(tmp_path):
         read_sample(tmp_path / "empty.csv")
     (tmp_path / "ok.csv").write_text("a,b\n1,x\n2,y\n")
     assert read_sample(tmp_path / "ok.csv").shape == (2, 2)
+
+
+def test_categories_come_from_the_encoder_not_only_the_sample(encoded_pickles):
+    model_path, encoder_path, sample = encoded_pickles
+    few = sample[sample["job"].isin(["student", "retired"])]
+    result = assemble(model_path, preprocessor_path=encoder_path, sample=few, target="subscribed")
+    assert set(result.metadata.feature("job").categories) == set(sample["job"])
