@@ -21,6 +21,7 @@ from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
 from modelport.api.routes.classic import install_classic_routes
 from modelport.api.routes.server import install_server_routes
+from modelport.api.routes.v2 import install_v2_routes
 from modelport.registry import Registry
 from modelport.settings import Settings
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     install_server_routes(app)
     install_classic_routes(app)
+    install_v2_routes(app)
     keys = KeyRing.from_settings(settings)
     if keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())

@@ -1,0 +1,97 @@
+"""The Open Inference Protocol's REST routes under /v2 (errors are `{"error": ...}`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from modelport._version import __version__
+from modelport.api.body import read_body
+from modelport.api.routes.classic import json_response
+from modelport.errors import ModelNotFoundError
+from modelport.predictor import Predictor
+from modelport.registry import Registry
+from modelport.v2.dataplane import infer, model_metadata
+from modelport.v2.tensors import HEADER_LENGTH, decode_request, encode_response
+
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def install_v2_routes(app: FastAPI) -> None:
+    """Server and model health, metadata and inference, each with an optional version."""
+    app.add_api_route("/v2", server_metadata, methods=["GET"], tags=["v2"])
+    app.add_api_route("/v2/health/live", live, methods=["GET"], tags=["v2"])
+    app.add_api_route("/v2/health/ready", ready, methods=["GET"], tags=["v2"])
+    for suffix in ("", "/versions/{version}"):
+        base = "/v2/models/{name}" + suffix
+        app.add_api_route(base, metadata, methods=["GET"], tags=["v2"], include_in_schema=False)
+        app.add_api_route(
+            base + "/ready", model_ready, methods=["GET"], tags=["v2"], include_in_schema=False
+        )
+        app.add_api_route(
+            base + "/infer", infer_route, methods=["POST"], tags=["v2"], include_in_schema=False
+        )
+
+
+async def server_metadata() -> Response:
+    """`{"name", "version", "extensions"}`."""
+    return json_response({"name": "modelport", "version": __version__, "extensions": EXTENSIONS})
+
+
+async def live() -> Response:
+    """200 as soon as the server accepts connections."""
+    return json_response({"live": True})
+
+
+async def ready(request: Request) -> Response:
+    """200 once every model is loaded; 503 while loading or stopping."""
+    registry: Registry = request.app.state.registry
+    is_ready = registry.ready and not request.app.state.draining
+    return json_response({"ready": is_ready}, 200 if is_ready else 503)
+
+
+def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Predictor]:
+    """The predictor for name (and version, if pinned); 404 for anything unknown."""
+    registry: Registry = request.app.state.registry
+    entry = registry.entry(name)
+    served = _version_of(entry.predictor)
+    if version is not None and version != served:
+        raise ModelNotFoundError(
+            f"model {name!r} has no version {version[:32]!r}; it serves {served}"
+        )
+    return served, registry.get(name)
+
+
+def _version_of(predictor: Predictor | None) -> str:
+    return (predictor.metadata.version if predictor else None) or "1"
+
+
+async def metadata(request: Request, name: str, version: str | None = None) -> Response:
+    """Inputs and outputs with names, datatypes and shapes."""
+    served, predictor = _resolve(request, name, version)
+    return json_response(model_metadata(name, served, predictor))
+
+
+async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+    """200 when this model (version) is loaded, 503 while it loads."""
+    registry: Registry = request.app.state.registry
+    entry = registry.entry(name)
+    if (
+        version is not None
+        and version != _version_of(entry.predictor)
+        and entry.predictor is not None
+    ):
+        raise ModelNotFoundError(f"model {name!r} has no version {version[:32]!r}")
+    is_ready = entry.predictor is not None
+    return json_response({"name": name, "ready": is_ready}, 200 if is_ready else 503)
+
+
+async def infer_route(request: Request, name: str, version: str | None = None) -> Response:
+    """Tensors in, `predict` / `predict_proba` out, JSON or binary as asked."""
+    served, predictor = _resolve(request, name, version)
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    decoded = decode_request(body, request.headers.get(HEADER_LENGTH))
+    outputs = await run_in_threadpool(infer, predictor, decoded)
+    content, headers = encode_response(name, served, decoded, outputs)
+    return Response(content, 200, headers=headers)
