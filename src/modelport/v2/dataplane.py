@@ -116,7 +116,7 @@ def infer(predictor: Predictor, request: InferRequest) -> list[Tensor]:
 def to_columns(inputs: list[Tensor], metadata: ModelMetadata) -> dict[str, Any]:
     """One `[n, n_features]` tensor (columns by position) or one tensor per feature (by name)."""
     names = metadata.feature_names
-    if len(inputs) == 1 and inputs[0].name not in names:
+    if len(inputs) == 1 and inputs[0].name not in names and takes_matrix(metadata):
         tensor = inputs[0]
         data = (
             tensor.data.reshape(-1, 1) if tensor.data.ndim == 1 and len(names) == 1 else tensor.data
