@@ -65,9 +65,12 @@ class _Session:
         args = command.removesuffix("&").split()[1:]
         self.server = subprocess.Popen(
             [sys.executable, "-m", "modelport", *args, "--port", str(self.port)],
-            cwd=self.folder, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=self.folder,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -82,9 +85,15 @@ class _Session:
     def run(self, command: str) -> subprocess.CompletedProcess[str]:
         command = command.replace("localhost:5000", f"127.0.0.1:{self.port}")
         return subprocess.run(
-            ["bash", "-c", command], cwd=self.folder, env=self.env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, timeout=120, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            ["bash", "-c", command],
+            cwd=self.folder,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         if self.server is not None:

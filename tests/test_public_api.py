@@ -3,12 +3,29 @@
 import modelport
 
 EXPECTED = {
-    "AuthenticationError", "BundleError", "FeatureSpec", "FeatureType", "FieldProblem",
-    "InvalidInputError", "ModelBundle", "ModelMetadata", "ModelNotFoundError",
-    "ModelNotReadyError", "ModelportError", "NotSupportedError", "PredictionError", "Predictor",
-    "Runtime", "Settings", "Task", "__version__", "load_bundle", "save_bundle",
-    "validate_columns", "validate_records",
-}  # fmt: skip
+    "AuthenticationError",
+    "BundleError",
+    "FeatureSpec",
+    "FeatureType",
+    "FieldProblem",
+    "InvalidInputError",
+    "ModelBundle",
+    "ModelMetadata",
+    "ModelNotFoundError",
+    "ModelNotReadyError",
+    "ModelportError",
+    "NotSupportedError",
+    "PredictionError",
+    "Predictor",
+    "Runtime",
+    "Settings",
+    "Task",
+    "__version__",
+    "load_bundle",
+    "save_bundle",
+    "validate_columns",
+    "validate_records",
+}
 
 
 def test_all_lists_exactly_the_public_names():

@@ -18,11 +18,35 @@ def test_server_metadata_and_health(folder_client):
 
 def test_numeric_models_take_one_matrix(folder_client):
     metadata = folder_client.get("/v2/models/forest-multiclass").json()
-    assert metadata["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4], "parameters": {
-        "content_type": "np", "feature_names": ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]}}]  # fmt: skip
+    assert metadata["inputs"] == [
+        {
+            "name": "input-0",
+            "datatype": "FP64",
+            "shape": [-1, 4],
+            "parameters": {
+                "content_type": "np",
+                "feature_names": [
+                    "sepal length (cm)",
+                    "sepal width (cm)",
+                    "petal length (cm)",
+                    "petal width (cm)",
+                ],
+            },
+        }
+    ]
     assert [o["name"] for o in metadata["outputs"]] == ["predict", "predict_proba"]
-    body = {"id": "r1", "inputs": [{"name": "input-0", "datatype": "FP32", "shape": [2, 4], "data": [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]}],
-            "outputs": [{"name": "predict"}, {"name": "predict_proba"}]}  # fmt: skip
+    body = {
+        "id": "r1",
+        "inputs": [
+            {
+                "name": "input-0",
+                "datatype": "FP32",
+                "shape": [2, 4],
+                "data": [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3],
+            }
+        ],
+        "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+    }
     answer = folder_client.post("/v2/models/forest-multiclass/infer", json=body).json()
     assert answer["id"] == "r1" and answer["model_name"] == "forest-multiclass"
     predict, proba = answer["outputs"]
@@ -63,10 +87,14 @@ def test_categorical_models_take_one_input_per_feature(folder_client):
     assert metadata["parameters"] == {"content_type": "pd"}
     types = {i["name"]: i["datatype"] for i in metadata["inputs"]}
     assert types["job"] == "BYTES" and types["age"] == "INT64"
-    body = {"parameters": {"content_type": "pd"}, "inputs": [
-        {"name": "job", "datatype": "BYTES", "shape": [2], "data": ["student", "admin"]},
-        {"name": "duration", "datatype": "INT64", "shape": [2, 1], "data": [[900], [30]]},
-    ], "outputs": [{"name": "predict_proba"}]}  # fmt: skip
+    body = {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {"name": "job", "datatype": "BYTES", "shape": [2], "data": ["student", "admin"]},
+            {"name": "duration", "datatype": "INT64", "shape": [2, 1], "data": [[900], [30]]},
+        ],
+        "outputs": [{"name": "predict_proba"}],
+    }
     [proba] = folder_client.post("/v2/models/bank-marketing/infer", json=body).json()["outputs"]
     assert proba["shape"] == [2, 2]
     yes_first, yes_second = proba["data"][1], proba["data"][3]
@@ -88,15 +116,72 @@ def test_a_body_with_no_content_type_is_accepted(folder_client):
     [
         ("/v2/models/nope/infer", {"inputs": []}, 404, "no model named 'nope'"),
         ("/v2/models/forest-multiclass/versions/9/infer", {"inputs": []}, 404, "no version '9'"),
-        ("/v2/models/forest-multiclass/infer", {"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, 3], "data": [1, 2, 3]}]}, 400, "takes [-1, 4]"),
-        ("/v2/models/forest-multiclass/infer", {"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [1, 2, 3]}]}, 400, "data has 3"),
-        ("/v2/models/forest-multiclass/infer", {"inputs": [{"name": "input-0", "datatype": "FP99", "shape": [1, 4], "data": [1, 2, 3, 4]}]}, 400, "unknown datatype"),
-        ("/v2/models/bank-marketing/infer", {"inputs": [{"name": "jobb", "datatype": "BYTES", "shape": [1], "data": ["a"]}]}, 400, "unknown input 'jobb'"),
-        ("/v2/models/bank-marketing/infer", {"inputs": [{"name": "job", "datatype": "BYTES", "shape": [1], "data": ["astronaut"]}]}, 400, "unknown category"),
-        ("/v2/models/forest-multiclass/infer", {"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [1, 2, 3, 4]}], "outputs": [{"name": "scores"}]}, 400, "unknown output 'scores'"),
-        ("/v2/models/forest-regression/infer", {"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, 10], "data": [0] * 10}], "outputs": [{"name": "predict_proba"}]}, 400, "regressor"),
+        (
+            "/v2/models/forest-multiclass/infer",
+            {
+                "inputs": [
+                    {"name": "input-0", "datatype": "FP64", "shape": [1, 3], "data": [1, 2, 3]}
+                ]
+            },
+            400,
+            "takes [-1, 4]",
+        ),
+        (
+            "/v2/models/forest-multiclass/infer",
+            {
+                "inputs": [
+                    {"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [1, 2, 3]}
+                ]
+            },
+            400,
+            "data has 3",
+        ),
+        (
+            "/v2/models/forest-multiclass/infer",
+            {
+                "inputs": [
+                    {"name": "input-0", "datatype": "FP99", "shape": [1, 4], "data": [1, 2, 3, 4]}
+                ]
+            },
+            400,
+            "unknown datatype",
+        ),
+        (
+            "/v2/models/bank-marketing/infer",
+            {"inputs": [{"name": "jobb", "datatype": "BYTES", "shape": [1], "data": ["a"]}]},
+            400,
+            "unknown input 'jobb'",
+        ),
+        (
+            "/v2/models/bank-marketing/infer",
+            {"inputs": [{"name": "job", "datatype": "BYTES", "shape": [1], "data": ["astronaut"]}]},
+            400,
+            "unknown category",
+        ),
+        (
+            "/v2/models/forest-multiclass/infer",
+            {
+                "inputs": [
+                    {"name": "input-0", "datatype": "FP64", "shape": [1, 4], "data": [1, 2, 3, 4]}
+                ],
+                "outputs": [{"name": "scores"}],
+            },
+            400,
+            "unknown output 'scores'",
+        ),
+        (
+            "/v2/models/forest-regression/infer",
+            {
+                "inputs": [
+                    {"name": "input-0", "datatype": "FP64", "shape": [1, 10], "data": [0] * 10}
+                ],
+                "outputs": [{"name": "predict_proba"}],
+            },
+            400,
+            "regressor",
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_use_the_protocols_body(folder_client, path, body, status, words):
     response = folder_client.post(path, json=body)
     assert response.status_code == status

@@ -145,9 +145,17 @@ def test_bundle_joins_pickles_and_prints_notes(tmp_path: Path):
     (tmp_path / "train.csv").write_text("x,y,label\n1.0,2.0,0\n3.0,4.0,1\n2.5,1.5,0\n")
     output = tmp_path / "joined.joblib"
     result = invoke(
-        "bundle", str(tmp_path / "model.pkl"), "--preprocessor", str(tmp_path / "scaler.pkl"),
-        "--sample", str(tmp_path / "train.csv"), "--target", "label", "--output", str(output),
-    )  # fmt: skip
+        "bundle",
+        str(tmp_path / "model.pkl"),
+        "--preprocessor",
+        str(tmp_path / "scaler.pkl"),
+        "--sample",
+        str(tmp_path / "train.csv"),
+        "--target",
+        "label",
+        "--output",
+        str(output),
+    )
     assert result.exit_code == 0, result.stderr
     assert "2 features" in result.stdout
     summary = json.loads(invoke("inspect", str(output), "--json").stdout)
@@ -175,8 +183,11 @@ def test_bundle_refuses_a_missing_sample(tmp_path: Path):
 def test_a_real_process_prints_no_traceback(tmp_path: Path):
     completed = subprocess.run(
         [sys.executable, "-m", "modelport", "inspect", str(tmp_path / "nothing.joblib")],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [
         f"error: bundle file not found: {tmp_path / 'nothing.joblib'}"

@@ -14,13 +14,15 @@ def _by_name(frame: pd.DataFrame):
 
 def test_types_defaults_and_ranges_come_from_the_data():
     features, _ = _by_name(
-        pd.DataFrame({
-            "age": [20, 30, 40, 50, 90],
-            "income": [1.5, 2.5, 3.5, np.nan, 10.0],
-            "member": [True, False, True, True, False],
-            "city": ["Paris", "Lyon", "Paris", "Nice", "Paris"],
-        })
-    )  # fmt: skip
+        pd.DataFrame(
+            {
+                "age": [20, 30, 40, 50, 90],
+                "income": [1.5, 2.5, 3.5, np.nan, 10.0],
+                "member": [True, False, True, True, False],
+                "city": ["Paris", "Lyon", "Paris", "Nice", "Paris"],
+            }
+        )
+    )
     assert (features["age"].type, features["age"].default) == (FeatureType.INTEGER, 40)
     assert (features["age"].min, features["age"].max) == (20.0, 90.0)
     assert features["income"].type is FeatureType.NUMERIC

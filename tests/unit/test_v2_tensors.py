@@ -38,8 +38,18 @@ def test_json_data_flat_or_nested_is_row_major():
 @pytest.mark.parametrize("datatype", [name for name in DATATYPES if name not in {"BYTES", "BOOL"}])
 def test_binary_data_round_trips_every_numeric_datatype(datatype):
     array = np.arange(6).reshape(2, 3).astype(DATATYPES[datatype])
-    header = orjson.dumps({"inputs": [{"name": "x", "datatype": datatype, "shape": [2, 3],
-                                       "parameters": {"binary_data_size": array.nbytes}}]})  # fmt: skip
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "datatype": datatype,
+                    "shape": [2, 3],
+                    "parameters": {"binary_data_size": array.nbytes},
+                }
+            ]
+        }
+    )
     decoded = decode_request(header + array.tobytes(), str(len(header)))
     assert decoded.inputs[0].data.tolist() == array.tolist()
     assert decoded.inputs[0].data.dtype == array.dtype
@@ -49,10 +59,24 @@ def test_binary_bytes_and_bool():
     words = [b"yes", b"", "caf\u00e9".encode()]
     raw = b"".join(struct.pack("<I", len(w)) + w for w in words)
     flags = np.array([True, False, True])
-    header = orjson.dumps({"inputs": [
-        {"name": "w", "datatype": "BYTES", "shape": [3], "parameters": {"binary_data_size": len(raw)}},
-        {"name": "f", "datatype": "BOOL", "shape": [3], "parameters": {"binary_data_size": 3}},
-    ]})  # fmt: skip
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "w",
+                    "datatype": "BYTES",
+                    "shape": [3],
+                    "parameters": {"binary_data_size": len(raw)},
+                },
+                {
+                    "name": "f",
+                    "datatype": "BOOL",
+                    "shape": [3],
+                    "parameters": {"binary_data_size": 3},
+                },
+            ]
+        }
+    )
     decoded = decode_request(header + raw + flags.tobytes(), str(len(header)))
     assert decoded.inputs[0].data.tolist() == ["yes", "", "caf\u00e9"]
     assert decoded.inputs[1].data.tolist() == [True, False, True]
@@ -212,8 +236,14 @@ def test_binary_data_output_makes_every_output_binary():
 
 @pytest.mark.parametrize(
     ("array", "datatype"),
-    [(np.array([1, 2]), "INT64"), (np.array([1.5]), "FP64"), (np.array([True]), "BOOL"),
-     (np.array(["a"]), "BYTES"), (np.array([1], dtype=np.uint8), "UINT8"), (np.array([1.0], dtype=np.float32), "FP32")],
-)  # fmt: skip
+    [
+        (np.array([1, 2]), "INT64"),
+        (np.array([1.5]), "FP64"),
+        (np.array([True]), "BOOL"),
+        (np.array(["a"]), "BYTES"),
+        (np.array([1], dtype=np.uint8), "UINT8"),
+        (np.array([1.0], dtype=np.float32), "FP32"),
+    ],
+)
 def test_datatype_of(array, datatype):
     assert datatype_of(array) == datatype
