@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -42,8 +43,11 @@ class Registry:
         BundleError: the bundle path does not exist, or a folder holds no bundle.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, on_load: Callable[[str, bool], None] | None = None
+    ) -> None:
         self.settings = settings
+        self.on_load = on_load or (lambda name, loaded: None)
         self._entries = {entry.name: entry for entry in discover(settings.bundle_path)}
         if settings.default_model is not None and settings.default_model not in self._entries:
             raise ModelNotFoundError(
@@ -125,12 +129,14 @@ class Registry:
         except ModelportError as error:
             logger.error("model %s failed to load: %s", name, error)
             self._entries[name] = replace(entry, state="failed", error=str(error))
+            self.on_load(name, False)
             return
         seconds = time.perf_counter() - started
         self._entries[name] = replace(
             entry, state="ready", predictor=predictor, error=None, load_seconds=seconds
         )
         logger.info("model %s loaded from %s in %.2f s", name, entry.path, seconds)
+        self.on_load(name, True)
 
 
 def discover(path: Path) -> list[ModelEntry]:

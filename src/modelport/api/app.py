@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
 from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
+from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
@@ -48,7 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         {'prediction': ['virginica']}
     """
     settings = settings or Settings()  # a worker process reads the environment its parent set
-    registry = Registry(settings)
+    metrics = Metrics()
+    registry = Registry(
+        settings,
+        on_load=lambda name, ok: metrics.loads.labels(name, "loaded" if ok else "failed").inc(),
+    )
     app = FastAPIOffline(
         title="modelport",
         version=__version__,
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.metrics = metrics
     app.state.draining = False
     app.state.started_at = time.time()
     install_problem_handlers(app)
@@ -65,10 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_server_routes(app)
     install_classic_routes(app)
     install_v2_routes(app)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["service"])
     keys = KeyRing.from_settings(settings)
     if keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())
         app.add_middleware(BearerAuthMiddleware, keys=keys, public_paths=public)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
 

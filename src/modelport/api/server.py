@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from types import FrameType
 from typing import Any
 
@@ -64,9 +66,18 @@ def serve(settings: Settings) -> None:
 
         CleanExitServer(uvicorn.Config(create_app(settings), **common)).run()
         return
-    # Workers are separate processes: they rebuild the same Settings from the environment.
+    # Workers are separate processes: they rebuild the same Settings from the environment,
+    # and write their metrics to files that /metrics sums (prometheus-client's multiprocess
+    # mode, chosen when the variable is set before the workers import it).
     os.environ.update(settings_as_environment(settings))
-    uvicorn.run("modelport.api.app:create_app", factory=True, workers=settings.workers, **common)
+    metrics_dir = tempfile.mkdtemp(prefix="modelport-metrics-")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+    try:
+        uvicorn.run(
+            "modelport.api.app:create_app", factory=True, workers=settings.workers, **common
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def settings_as_environment(settings: Settings) -> dict[str, str]:

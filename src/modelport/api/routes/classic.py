@@ -73,7 +73,14 @@ def _at_root(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 def _predictor(request: Request, name: str | None) -> Predictor:
     registry: Registry = request.app.state.registry
-    return registry.get(name)
+    predictor = registry.get(name)
+    request.state.model = registry.entry(name).name
+    return predictor
+
+
+def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:
+    request.app.state.metrics.observe_rows(request.state.model, len(result["prediction"]))
+    return result
 
 
 async def info(request: Request, name: str | None = None) -> Response:
@@ -115,7 +122,8 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     payload = await read_payload(request, request.app.state.settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    return json_response(await run_in_threadpool(_answer, predictor, payload, proba, explain))
+    result = await run_in_threadpool(_answer, predictor, payload, proba, explain)
+    return json_response(_rows_predicted(request, result))
 
 
 async def predict_query(request: Request, name: str | None = None) -> Response:
@@ -128,9 +136,8 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
         if k not in RESERVED_QUERY
     }
     request.state.input_source = InputSource("query")
-    return json_response(
-        await run_in_threadpool(_answer, predictor, Payload(records=record), proba, explain)
-    )
+    result = await run_in_threadpool(_answer, predictor, Payload(records=record), proba, explain)
+    return json_response(_rows_predicted(request, result))
 
 
 async def preprocess(request: Request, name: str | None = None) -> Response:

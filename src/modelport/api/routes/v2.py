@@ -56,6 +56,7 @@ def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Pre
     registry: Registry = request.app.state.registry
     entry = registry.entry(name)
     served = _version_of(entry.predictor)
+    request.state.model = entry.name
     if version is not None and version != served:
         raise ModelNotFoundError(
             f"model {name!r} has no version {version[:32]!r}; it serves {served}"
@@ -93,5 +94,6 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     body = await read_body(request, request.app.state.settings.max_body_bytes)
     decoded = decode_request(body, request.headers.get(HEADER_LENGTH))
     outputs = await run_in_threadpool(infer, predictor, decoded)
+    request.app.state.metrics.observe_rows(name, outputs[0].shape[0] if outputs[0].shape else 0)
     content, headers = encode_response(name, served, decoded, outputs)
     return Response(content, 200, headers=headers)

@@ -1,0 +1,128 @@
+"""Prometheus metrics on a registry the app owns (never the global one), as one ASGI middleware.
+
+With several workers, `PROMETHEUS_MULTIPROC_DIR` (set by `modelport serve` before any import
+of prometheus-client) makes every worker write its samples to files there, and `/metrics`
+sums them across workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+ROWS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+class Metrics:
+    """Every metric modelport records, registered on one registry the app owns."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "modelport_requests", "HTTP requests answered, by route, model, status and caller.",
+            ["route", "model", "status", "caller"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "modelport_request_duration_seconds", "Time to answer a request, by route and model.",
+            ["route", "model"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "modelport_requests_in_flight", "Requests being answered now.",
+            registry=self.registry, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.rows = Counter(
+            "modelport_rows_predicted",
+            "Rows predicted, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.rows_per_call = Histogram(
+            "modelport_rows_per_call", "Rows in one call to the model, by model.",
+            ["model"], buckets=ROWS_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.loads = Counter(
+            "modelport_model_loads", "Model loads, by model and outcome (loaded or failed).",
+            ["model", "outcome"], registry=self.registry,
+        )  # fmt: skip
+
+    def observe_rows(self, model: str, n_rows: int) -> None:
+        """Count one call to the model with `n_rows` rows."""
+        self.rows.labels(model).inc(n_rows)
+        self.rows_per_call.labels(model).observe(n_rows)
+
+    def render(self) -> bytes:
+        """The text exposition format, summed over workers in multiprocess mode."""
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """`GET /metrics` in Prometheus text format."""
+    metrics: Metrics = request.app.state.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template, not its raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            state = scope.get("state", {})
+            model = state.get("model", "-")  # set by the route, from the registry: bounded
+            caller = state.get("caller", "-")
+            self.metrics.requests.labels(template, model, str(status), caller).inc()
+            self.metrics.latency.labels(template, model).observe(time.perf_counter() - started)
