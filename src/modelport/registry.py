@@ -1,9 +1,13 @@
-"""The model repository: names → loaded models, their readiness, and the default model."""
+"""The model registry: (name, version) → loaded predictors, their states, and hot reload.
+
+Entries are immutable and replaced whole, so a request never sees a half-loaded model: a
+new version is loaded beside the old one, smoke-tested on its example rows, then swapped in.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -11,36 +15,36 @@ from pathlib import Path
 from typing import Literal
 
 from modelport.bundle import load_bundle
-from modelport.errors import BundleError, ModelNotFoundError, ModelNotReadyError, ModelportError
+from modelport.errors import ModelNotFoundError, ModelNotReadyError, ModelportError
 from modelport.predictor import Predictor
+from modelport.repository import MODEL_NAME_PATTERN, discover, stamp, version_key
 from modelport.settings import Settings
 
 logger = logging.getLogger("modelport.registry")
 
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-BUNDLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle", ".skops"})
-State = Literal["loading", "ready", "failed"]
+State = Literal["loading", "ready", "failed", "unloaded"]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One served model: where it comes from and how far its loading got."""
+    """One served model version: its file, how far loading got, and why it failed if it did."""
 
     name: str
+    version: str
     path: Path
     state: State = "loading"
     predictor: Predictor | None = None
     error: str | None = None
     load_seconds: float | None = None
+    stamp: tuple[int, int] | None = None
 
 
 class Registry:
-    """Names → models. Names are looked up here, never joined into a path from a request.
-
-    Entries are immutable and replaced whole, so a request never sees a half-loaded model.
+    """Names (and versions) → models, looked up here and never joined into a path.
 
     Raises:
-        BundleError: the bundle path does not exist, or a folder holds no bundle.
+        BundleError: the bundle path holds nothing to serve.
+        ModelNotFoundError: the default model named in settings is not served.
     """
 
     def __init__(
@@ -48,40 +52,52 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.on_load = on_load or (lambda name, loaded: None)
-        self._entries = {entry.name: entry for entry in discover(settings.bundle_path)}
-        if settings.default_model is not None and settings.default_model not in self._entries:
+        self._entries = {
+            s.key: ModelEntry(s.name, s.version, s.path) for s in discover(settings.bundle_path)
+        }
+        self._unloaded: set[str] = set()
+        self._lock = threading.Lock()  # one load or refresh at a time; readers never wait
+        if settings.default_model is not None and settings.default_model not in self.names:
             raise ModelNotFoundError(
                 f"default model {settings.default_model!r} is not served; "
-                f"models: {', '.join(self._entries)}"
+                f"models: {', '.join(self.names)}"
             )
 
     @property
     def names(self) -> list[str]:
         """Served model names, sorted."""
-        return sorted(self._entries)
+        return sorted({name for name, _ in self._entries})
 
     @property
     def entries(self) -> list[ModelEntry]:
-        """Every entry, sorted by name."""
-        return [self._entries[name] for name in self.names]
+        """Every entry, by name then version."""
+        return [
+            self._entries[key]
+            for key in sorted(self._entries, key=lambda k: (k[0], version_key(k[1])))
+        ]
+
+    def versions(self, name: str) -> list[str]:
+        """A model's versions, oldest first."""
+        return sorted((v for n, v in self._entries if n == name), key=version_key)
 
     @property
     def ready(self) -> bool:
-        """True once every model is loaded, whatever their number."""
-        return all(entry.state == "ready" for entry in self._entries.values())
+        """True once every model that should serve is loaded, whatever their number."""
+        return all(e.state == "ready" for e in self._entries.values() if e.state != "unloaded")
 
     @property
     def default_name(self) -> str | None:
         """The model the root routes answer: the only one, or the one settings name."""
         if self.settings.default_model is not None:
             return self.settings.default_model
-        return self.names[0] if len(self._entries) == 1 else None
+        names = self.names
+        return names[0] if len(names) == 1 else None
 
-    def entry(self, name: str | None) -> ModelEntry:
-        """The entry for `name` (the default model when None), loaded or not.
+    def entry(self, name: str | None, version: str | None = None) -> ModelEntry:
+        """The entry for `name` (the default model when None) at `version` (the highest).
 
         Raises:
-            ModelNotFoundError: no such model, or no default among several.
+            ModelNotFoundError: no such model or version, or no default among several.
         """
         if name is None:
             name = self.default_name
@@ -90,83 +106,131 @@ class Registry:
                     "several models are served and none is the default; use "
                     + ", ".join(f"/models/{n}/" for n in self.names)
                 )
-        entry = self._entries.get(name) if MODEL_NAME_PATTERN.match(name) else None
-        if entry is None:
+        versions = self.versions(name) if MODEL_NAME_PATTERN.match(name) else []
+        if not versions:
             raise ModelNotFoundError(
                 f"no model named {name[:64]!r}; models: {', '.join(self.names)}"
             )
+        chosen = versions[-1] if version is None else version
+        entry = self._entries.get((name, chosen))
+        if entry is None:
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {chosen[:32]!r}; versions: {', '.join(versions)}"
+            )
+        if entry.state == "unloaded":
+            raise ModelNotFoundError(
+                f"model {name!r} is unloaded; load it through the repository API"
+            )
         return entry
 
-    def get(self, name: str | None = None) -> Predictor:
-        """The ready predictor for `name` (the default model when None).
+    def get(self, name: str | None = None, version: str | None = None) -> Predictor:
+        """The ready predictor for `name` and `version` (defaults as in `entry`).
 
         Raises:
-            ModelNotFoundError: no such model.
+            ModelNotFoundError: no such model or version.
             ModelNotReadyError: it is still loading, or failed to load.
         """
-        entry = self.entry(name)
+        entry = self.entry(name, version)
         if entry.predictor is None:
             why = f": {entry.error}" if entry.error else ""
             raise ModelNotReadyError(f"model {entry.name!r} is {entry.state}{why}")
         return entry.predictor
 
     def load_all(self) -> None:
-        """Load every model that is not loaded yet; a failure is recorded, not raised."""
-        for name in self.names:
-            if self._entries[name].state != "ready":
-                self._load(name)
+        """Load every model version not loaded yet; a failure is recorded, not raised."""
+        with self._lock:
+            for key, entry in list(self._entries.items()):
+                if entry.state in ("loading", "failed"):
+                    self._load(key)
 
-    def _load(self, name: str) -> None:
-        entry = self._entries[name]
+    def refresh(self) -> None:
+        """Follow the repository on disk: load new or changed bundles, drop removed ones.
+
+        A changed bundle that fails to load or to predict its example rows leaves the old
+        version serving, with the reason in its entry and in the log.
+        """
+        with self._lock:
+            try:
+                sources = {s.key: s for s in discover(self.settings.bundle_path)}
+            except ModelportError as error:
+                logger.error("cannot read the repository: %s", error)
+                return
+            for key in list(self._entries):
+                if key not in sources and self._entries[key].state != "unloaded":
+                    logger.info("model %s version %s: its bundle is gone; no longer served", *key)
+                    del self._entries[key]
+            for key, source in sources.items():
+                if source.name in self._unloaded:
+                    continue
+                entry = self._entries.get(key)
+                if entry is None:
+                    self._entries[key] = ModelEntry(source.name, source.version, source.path)
+                    self._load(key)
+                elif entry.stamp != stamp(source.path) and entry.state != "loading":
+                    self._load(key)
+
+    def load(self, name: str) -> None:
+        """Load (again) every version of `name` from disk, and serve it if it was unloaded.
+
+        Raises:
+            ModelNotFoundError: the repository has no such model.
+            ModelNotReadyError: no version could be loaded (the reason is in the message).
+        """
+        self._unloaded.discard(name)
+        self.refresh()
+        with self._lock:
+            keys = [key for key in self._entries if key[0] == name]
+            if not keys:
+                raise ModelNotFoundError(f"the repository has no model named {name[:64]!r}")
+            for key in keys:
+                self._load(key)
+            failed = [self._entries[k] for k in keys if self._entries[k].state != "ready"]
+        if failed:
+            raise ModelNotReadyError(f"model {name!r} failed to load: {failed[0].error}")
+
+    def unload(self, name: str) -> None:
+        """Stop serving every version of `name` until it is loaded again.
+
+        Raises:
+            ModelNotFoundError: no such model.
+        """
+        with self._lock:
+            keys = [key for key in self._entries if key[0] == name]
+            if not keys:
+                raise ModelNotFoundError(f"no model named {name[:64]!r}")
+            self._unloaded.add(name)
+            for key in keys:
+                self._entries[key] = replace(self._entries[key], state="unloaded", predictor=None)
+        logger.info("model %s unloaded", name)
+
+    def _load(self, key: tuple[str, str]) -> None:
+        """Load one version beside what serves now; swap it in only once it predicts."""
+        old = self._entries[key]
+        seen = stamp(old.path)
         started = time.perf_counter()
         try:
             bundle = load_bundle(
-                entry.path,
+                old.path,
                 sha256=self.settings.bundle_sha256,
                 trusted_types=self.settings.trusted_types,
             )
             predictor = Predictor(bundle, max_rows=self.settings.max_rows)
+            _smoke_test(predictor)
         except ModelportError as error:
-            logger.error("model %s failed to load: %s", name, error)
-            self._entries[name] = replace(entry, state="failed", error=str(error))
-            self.on_load(name, False)
+            logger.error("model %s version %s failed to load: %s", *key, error)
+            state: State = "ready" if old.predictor is not None else "failed"
+            self._entries[key] = replace(old, state=state, error=str(error), stamp=seen)
+            self.on_load(key[0], False)
             return
         seconds = time.perf_counter() - started
-        self._entries[name] = replace(
-            entry, state="ready", predictor=predictor, error=None, load_seconds=seconds
+        self._entries[key] = replace(
+            old, state="ready", predictor=predictor, error=None, load_seconds=seconds, stamp=seen
         )
-        logger.info("model %s loaded from %s in %.2f s", name, entry.path, seconds)
-        self.on_load(name, True)
+        logger.info("model %s version %s loaded from %s in %.2f s", *key, old.path, seconds)
+        self.on_load(key[0], True)
 
 
-def discover(path: Path) -> list[ModelEntry]:
-    """The models a bundle path names: one file, or every bundle file in a folder.
-
-    Raises:
-        BundleError: nothing to serve there.
-    """
-    if path.is_file():
-        return [ModelEntry(name=_name_of(path), path=path)]
-    if not path.is_dir():
-        raise BundleError(f"bundle file or folder not found: {path}")
-    entries = []
-    for file in sorted(path.iterdir()):
-        if not file.is_file() or file.suffix not in BUNDLE_SUFFIXES or file.name.startswith("."):
-            continue
-        if not MODEL_NAME_PATTERN.match(file.stem):
-            logger.warning("skipping %s: %r is not a valid model name", file, file.stem)
-            continue
-        entries.append(ModelEntry(name=file.stem, path=file))
-    if not entries:
-        suffixes = ", ".join(sorted(BUNDLE_SUFFIXES))
-        raise BundleError(f"{path} holds no bundle files ({suffixes})")
-    names = [entry.name for entry in entries]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise BundleError(f"{path} holds several bundles named {', '.join(repeated)}")
-    return entries
-
-
-def _name_of(path: Path) -> str:
-    """A single file's model name: its stem when valid, else `model`."""
-    return path.stem if MODEL_NAME_PATTERN.match(path.stem) else "model"
+def _smoke_test(predictor: Predictor) -> None:
+    """The example rows must predict before a model serves (nothing to try without them)."""
+    if predictor.metadata.examples:
+        predictor.predict(predictor.validate(predictor.metadata.examples))

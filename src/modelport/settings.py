@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None
     """File of `name: sha256-of-key` lines, one per client, so each can be revoked alone."""
 
+    admin_keys: Annotated[list[SecretStr], NoDecode] = []
+    """Bearer tokens for the repository routes (/v2/repository/...); empty means they are off."""
+
+    reload_interval: float = Field(default=0.0, ge=0)
+    """Seconds between checks of the bundle files for changes; 0 turns hot reload off."""
+
     docs_public: bool = True
     """Serve /docs and /openapi.json without a key (they show the schema, no data)."""
 
@@ -84,7 +90,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     """Log level of the server: debug, info, warning or error."""
 
-    @field_validator("trusted_types", "api_keys", mode="before")
+    @field_validator("trusted_types", "api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

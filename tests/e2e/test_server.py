@@ -384,16 +384,22 @@ def test_serving_a_missing_path_is_one_line_error(tmp_path: Path) -> None:
     assert result.stdout == b""
 
 
+def _workers(server: Server) -> set[str]:
+    return set(re.findall(r"Started server process \[(\d+)\]", server.log()))
+
+
 def test_several_workers_serve_and_stop_cleanly(serve: StartServer, example_dir: Path) -> None:
     server = serve(example_dir / "forest-multiclass.joblib", "--workers", "2")
+    # /ready came from one worker; the other may still be starting
+    _wait_for(lambda: len(_workers(server)) == 2, "a second worker to start")
     rows = [{"petal length (cm)": 1.4, "petal width (cm)": 0.2}]
     for _ in range(6):  # a new connection each time, so that both workers are likely to answer
         with server.client() as client:
             assert _predict_once_loaded(client, rows).json() == {"prediction": ["setosa"]}
-    workers = set(re.findall(r"Started server process \[(\d+)\]", server.log()))
-    assert len(workers) == 2, server.log()
     assert server.stop() == 0, server.log()
-    assert not server.group_alive()  # no worker outlives the server
+    # multiprocessing's helper leaves once it sees its parent gone: no process outlives that
+    _wait_for(lambda: not server.group_alive(), "every worker to exit", 10)
+    assert len(_workers(server)) == 2, server.log()
 
 
 def _predict_once_loaded(client: httpx.Client, rows: list[dict[str, Any]]) -> httpx.Response:

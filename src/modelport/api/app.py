@@ -21,6 +21,7 @@ from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
 from modelport.api.routes.classic import install_classic_routes
+from modelport.api.routes.repository import install_repository_routes
 from modelport.api.routes.server import install_server_routes
 from modelport.api.routes.v2 import install_v2_routes
 from modelport.registry import Registry
@@ -72,10 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_classic_routes(app)
     install_v2_routes(app)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["service"])
-    keys = KeyRing.from_settings(settings)
-    if keys.enabled:
+    keys, admin_keys = KeyRing.from_settings(settings), KeyRing.for_admins(settings)
+    if admin_keys.enabled:
+        install_repository_routes(app)
+    if keys.enabled or admin_keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())
-        app.add_middleware(BearerAuthMiddleware, keys=keys, public_paths=public)
+        app.add_middleware(
+            BearerAuthMiddleware, keys=keys, public_paths=public, admin_keys=admin_keys
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -87,9 +92,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loading = asyncio.create_task(asyncio.to_thread(registry.load_all))
     app.state.loading = loading
     _drain_on_sigterm(app, app.state.settings.drain_seconds)
+    interval = app.state.settings.reload_interval
+    watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
     yield
+    if watching is not None:
+        watching.cancel()
     if not loading.done():
         logger.info("stopping while models are still loading")
+
+
+async def _watch(registry: Registry, loading: asyncio.Task[None], interval: float) -> None:
+    """Hot reload: every `interval` seconds, load what changed on disk beside what serves."""
+    await asyncio.shield(loading)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(registry.refresh)
+        except Exception:  # a reload must never stop the server; the reason is logged
+            logger.exception("checking the repository for changes failed")
 
 
 def _drain_on_sigterm(app: FastAPI, seconds: float) -> None:

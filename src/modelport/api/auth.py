@@ -7,6 +7,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.problems import problem_response
@@ -25,13 +26,15 @@ class KeyRing:
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
         """Keys from MODELPORT_API_KEYS (named key-1, key-2, ...) and MODELPORT_API_KEYS_FILE."""
-        pairs = [
-            (f"key-{i}", hashlib.sha256(key.get_secret_value().encode()).digest())
-            for i, key in enumerate(settings.api_keys, start=1)
-        ]
+        pairs = _named(settings.api_keys, "key")
         if settings.api_keys_file is not None:
             pairs += read_keys_file(settings.api_keys_file)
         return cls(tuple(pairs))
+
+    @classmethod
+    def for_admins(cls, settings: Settings) -> KeyRing:
+        """Keys from MODELPORT_ADMIN_KEYS (named admin-1, admin-2, ...)."""
+        return cls(tuple(_named(settings.admin_keys, "admin")))
 
     @property
     def enabled(self) -> bool:
@@ -46,6 +49,13 @@ class KeyRing:
             if hmac.compare_digest(digest, expected) and caller is None:
                 caller = name
         return caller
+
+
+def _named(keys: list[SecretStr], prefix: str) -> list[tuple[str, bytes]]:
+    return [
+        (f"{prefix}-{i}", hashlib.sha256(key.get_secret_value().encode()).digest())
+        for i, key in enumerate(keys, start=1)
+    ]
 
 
 def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
@@ -79,20 +89,35 @@ def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
 class BearerAuthMiddleware:
     """Refuses every request without a known bearer token, except probes (and docs if public).
 
-    The caller's name (never the key) is put in `scope["state"]["caller"]` for logs and metrics.
+    Paths under an admin prefix need an admin key, and only an admin key. Without API keys
+    the other routes are open. The caller's name (never the key) is put in
+    `scope["state"]["caller"]` for logs and metrics.
     """
 
-    def __init__(self, app: ASGIApp, keys: KeyRing, public_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyRing,
+        public_paths: frozenset[str],
+        admin_keys: KeyRing | None = None,
+        admin_prefix: str = "/v2/repository",
+    ) -> None:
         self.app = app
         self.keys = keys
         self.public_paths = public_paths
+        self.admin_keys = admin_keys or KeyRing(())
+        self.admin_prefix = admin_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public_paths:
+        path = scope.get("path", "")
+        admin = path == self.admin_prefix or path.startswith(self.admin_prefix + "/")
+        keys = self.admin_keys if admin else self.keys
+        open_path = not admin and (path in self.public_paths or not self.keys.enabled)
+        if scope["type"] != "http" or open_path:
             await self.app(scope, receive, send)
             return
         token = _bearer_token(scope)
-        caller = self.keys.identify(token) if token else None
+        caller = keys.identify(token) if token else None
         if caller is None:
             detail = (
                 "a bearer token is required" if token is None else "the bearer token is not valid"

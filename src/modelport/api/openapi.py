@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from modelport._version import __version__
+from modelport.errors import ModelportError
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, Task
 from modelport.registry import ModelEntry, Registry
 
@@ -49,7 +50,7 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         registry: Registry = app.state.registry
         key = tuple(
-            (e.name, e.state, e.predictor.bundle.sha256 if e.predictor else None)
+            (e.name, e.version, e.state, e.predictor.bundle.sha256 if e.predictor else None)
             for e in registry.entries
         )
         if cache.get("key") != key:
@@ -67,7 +68,13 @@ def build_document(app: FastAPI, registry: Registry) -> dict[str, Any]:
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = _problem_schema()
-    for entry in registry.entries:
+    for name in registry.names:
+        try:
+            entry = registry.entry(
+                name
+            )  # the default (highest) version is what /models/<name> serves
+        except ModelportError:
+            continue
         if entry.predictor is None:
             continue
         prefixes = [f"/models/{entry.name}"] + ([""] if entry.name == registry.default_name else [])

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from modelport.registry import discover
+from modelport.repository import discover
 from modelport.settings import ENV_PREFIX, Settings
 
 logger = logging.getLogger("modelport.server")

@@ -72,11 +72,16 @@ async def models(request: Request) -> Response:
     registry: Registry = request.app.state.registry
     listing = []
     for entry in registry.entries:
-        item: dict[str, Any] = {"name": entry.name, "state": entry.state, "file": str(entry.path)}
+        item: dict[str, Any] = {
+            "name": entry.name,
+            "version": entry.version,
+            "state": entry.state,
+            "file": str(entry.path),
+        }
         if entry.predictor is not None:
             metadata = entry.predictor.metadata
             item |= {
-                "version": metadata.version,
+                "description": metadata.description,
                 "task": metadata.task,
                 "sha256": entry.predictor.bundle.sha256,
             }

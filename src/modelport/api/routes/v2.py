@@ -9,7 +9,6 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.body import read_body
 from modelport.api.routes.classic import json_response
-from modelport.errors import ModelNotFoundError
 from modelport.predictor import Predictor
 from modelport.registry import Registry
 from modelport.v2.dataplane import infer, model_metadata
@@ -52,38 +51,25 @@ async def ready(request: Request) -> Response:
 
 
 def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Predictor]:
-    """The predictor for name (and version, if pinned); 404 for anything unknown."""
+    """The version served and its predictor; 404 for an unknown model or version."""
     registry: Registry = request.app.state.registry
-    entry = registry.entry(name)
-    served = _version_of(entry.predictor)
+    entry = registry.entry(name, version)
     request.state.model = entry.name
-    if version is not None and version != served:
-        raise ModelNotFoundError(
-            f"model {name!r} has no version {version[:32]!r}; it serves {served}"
-        )
-    return served, registry.get(name)
-
-
-def _version_of(predictor: Predictor | None) -> str:
-    return (predictor.metadata.version if predictor else None) or "1"
+    return entry.version, registry.get(name, entry.version)
 
 
 async def metadata(request: Request, name: str, version: str | None = None) -> Response:
     """Inputs and outputs with names, datatypes and shapes."""
     served, predictor = _resolve(request, name, version)
-    return json_response(model_metadata(name, served, predictor))
+    document = model_metadata(name, served, predictor)
+    document["versions"] = request.app.state.registry.versions(name)
+    return json_response(document)
 
 
 async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
     """200 when this model (version) is loaded, 503 while it loads."""
     registry: Registry = request.app.state.registry
-    entry = registry.entry(name)
-    if (
-        version is not None
-        and version != _version_of(entry.predictor)
-        and entry.predictor is not None
-    ):
-        raise ModelNotFoundError(f"model {name!r} has no version {version[:32]!r}")
+    entry = registry.entry(name, version)
     is_ready = entry.predictor is not None
     return json_response({"name": name, "ready": is_ready}, 200 if is_ready else 503)
 
