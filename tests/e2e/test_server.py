@@ -72,23 +72,51 @@ def _check_explanation(
     """Each row explains every feature, and adds up to the output it says it explains."""
     features = {feature["name"] for feature in metadata["features"]}
     classes = metadata.get("class_names")
-    explanation = answer["explanation"]
-    assert len(explanation) == len(rows)
-    for row, expected in zip(explanation, answer["prediction"], strict=True):
-        if isinstance(row["values"], dict) and set(row["values"]) == set(classes or []):
-            assert all(set(per_class) == features for per_class in row["values"].values())
+    assert len(answer["explanation"]) == len(rows)
+    for row, expected in zip(answer["explanation"], answer["prediction"], strict=True):
+        per_class = isinstance(row["base_value"], dict)  # multiclass: keyed by class name
+        if per_class:
+            assert list(row["values"]) == classes
+            assert all(set(values) == features for values in row["values"].values())
         else:
             assert set(row["values"]) == features
         total = _explained(row)
         if row["output"] == "value":
             assert total == pytest.approx(expected, rel=1e-3, abs=1e-3)
-        elif row["output"] == "probability":
-            want = expected if isinstance(total, dict) else expected[classes[1]]
-            assert total == pytest.approx(want, abs=1e-3)
-        else:  # margin: log-odds of the positive class, or one logit per class
-            got = _softmax(total) if isinstance(total, dict) else _sigmoid(total)
-            want = expected if isinstance(total, dict) else expected[classes[1]]
-            assert got == pytest.approx(want, abs=1e-3)
+            continue
+        # a binary classifier is explained for its positive class, the second one
+        want = expected if per_class else expected[classes[1]]
+        if row["output"] == "margin":  # log-odds, or one logit per class
+            total = _softmax(total) if per_class else _sigmoid(total)
+        assert total == pytest.approx(want, abs=1e-3)
+
+
+def _check_probabilities(
+    client: httpx.Client, name: str, rows: list[dict[str, Any]], labels: list[Any]
+) -> list[str]:
+    """Probabilities per class, in class order, adding up to 1, highest for the label."""
+    classes: list[str] = client.get(f"/models/{name}/info").json()["metadata"]["class_names"]
+    assert {str(label) for label in labels} <= set(classes)
+    response = client.post(f"/models/{name}/predict", params={"proba": 1}, json=rows)
+    assert response.status_code == 200, response.text
+    probabilities = response.json()["prediction"]
+    assert len(probabilities) == len(rows)
+    for label, row in zip(labels, probabilities, strict=True):
+        assert list(row) == classes
+        assert sum(row.values()) == pytest.approx(1.0)
+        assert all(0.0 <= p <= 1.0 for p in row.values())
+        assert str(label) == max(row, key=row.__getitem__)
+    return classes
+
+
+def _check_text_route(client: httpx.Client, name: str, text: str, label: Any) -> None:
+    """`GET /?query=` agrees with POST /predict on the label and its probability."""
+    answer = client.get(f"/models/{name}/", params={"query": text})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["prediction"] == label
+    proba = client.post(f"/models/{name}/predict", params={"proba": 1}, json={"text": text})
+    [row] = proba.json()["prediction"]
+    assert answer.json()["confidence"] == pytest.approx(row[label])
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
@@ -100,53 +128,38 @@ def test_every_example_is_served_end_to_end(examples_server: Server, name: str) 
         assert metadata["name"] == name
         rows = metadata["examples"]
         assert rows, "every example model ships example rows"
-        names = [feature["name"] for feature in metadata["features"]]
         features = client.get(f"/models/{name}/features")
         assert features.status_code == 200
-        assert [feature["name"] for feature in features.json()] == names
+        assert features.json() == metadata["features"]
 
         predicted = client.post(f"/models/{name}/predict", json=rows)
         assert predicted.status_code == 200, predicted.text
         labels = predicted.json()["prediction"]
         assert len(labels) == len(rows)
-        classes = metadata.get("class_names")
-        if classes:
-            assert {str(label) for label in labels} <= set(classes)
-            proba = client.post(f"/models/{name}/predict", params={"proba": 1}, json=rows)
-            assert proba.status_code == 200, proba.text
-            probabilities = proba.json()["prediction"]
-            assert len(probabilities) == len(rows)
-            for label, row in zip(labels, probabilities, strict=True):
-                assert list(row) == classes
-                assert sum(row.values()) == pytest.approx(1.0)
-                assert all(0.0 <= p <= 1.0 for p in row.values())
-                assert str(label) == max(row, key=row.__getitem__)
-        else:
+        if metadata["task"] == "REGRESSION":
             assert all(isinstance(value, float) and math.isfinite(value) for value in labels)
             refused = client.post(f"/models/{name}/predict", params={"proba": 1}, json=rows)
             assert "regressor" in _problem(refused, 400)["detail"]
+        else:
+            _check_probabilities(client, name, rows, labels)
 
-        if metadata["input_kind"] != "text":
+        if metadata["input_kind"] == "text":
+            _check_text_route(client, name, rows[0]["text"], labels[0])
+        else:
             assert metadata["is_explainable"]
-            # the explanation is checked against the probabilities it explains, when any
-            params = {"explain": 1, "proba": 1} if classes else {"explain": 1}
-            explained = client.post(f"/models/{name}/predict", params=params, json=rows)
+            # with ?proba=1, so that a classifier's explanation is checked against it
+            explained = client.post(
+                f"/models/{name}/predict", params={"explain": 1, "proba": 1}, json=rows
+            )
+            if metadata["task"] == "REGRESSION":  # a regressor refuses proba: explain alone
+                explained = client.post(f"/models/{name}/predict", params={"explain": 1}, json=rows)
             assert explained.status_code == 200, explained.text
             _check_explanation(metadata, rows, explained.json())
 
         preprocessed = client.post(f"/models/{name}/preprocess", json=rows)
         assert preprocessed.status_code == 200, preprocessed.text
-        assert preprocessed.json() == [{name: row.get(name) for name in names} for row in rows]
-
-        if metadata["input_kind"] == "text":
-            text = rows[0][names[0]]
-            answer = client.get(f"/models/{name}/", params={"query": text})
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["prediction"] == labels[0]
-            [first] = client.post(
-                f"/models/{name}/predict", params={"proba": 1}, json=rows[0]
-            ).json()["prediction"]
-            assert answer.json()["confidence"] == pytest.approx(first[labels[0]])
+        defaults = {feature["name"]: feature.get("default") for feature in metadata["features"]}
+        assert preprocessed.json() == [defaults | row for row in rows]
 
 
 def test_the_text_route_refuses_tabular_models(examples_server: Server) -> None:
