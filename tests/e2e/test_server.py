@@ -92,10 +92,13 @@ def _check_explanation(
 
 
 def _check_probabilities(
-    client: httpx.Client, name: str, rows: list[dict[str, Any]], labels: list[Any]
-) -> list[str]:
+    client: httpx.Client,
+    name: str,
+    classes: list[str],
+    rows: list[dict[str, Any]],
+    labels: list[Any],
+) -> None:
     """Probabilities per class, in class order, adding up to 1, highest for the label."""
-    classes: list[str] = client.get(f"/models/{name}/info").json()["metadata"]["class_names"]
     assert {str(label) for label in labels} <= set(classes)
     response = client.post(f"/models/{name}/predict", params={"proba": 1}, json=rows)
     assert response.status_code == 200, response.text
@@ -106,15 +109,15 @@ def _check_probabilities(
         assert sum(row.values()) == pytest.approx(1.0)
         assert all(0.0 <= p <= 1.0 for p in row.values())
         assert str(label) == max(row, key=row.__getitem__)
-    return classes
 
 
-def _check_text_route(client: httpx.Client, name: str, text: str, label: Any) -> None:
+def _check_text_route(client: httpx.Client, name: str, record: dict[str, str], label: Any) -> None:
     """`GET /?query=` agrees with POST /predict on the label and its probability."""
+    [text] = record.values()
     answer = client.get(f"/models/{name}/", params={"query": text})
     assert answer.status_code == 200, answer.text
     assert answer.json()["prediction"] == label
-    proba = client.post(f"/models/{name}/predict", params={"proba": 1}, json={"text": text})
+    proba = client.post(f"/models/{name}/predict", params={"proba": 1}, json=record)
     [row] = proba.json()["prediction"]
     assert answer.json()["confidence"] == pytest.approx(row[label])
 
@@ -141,18 +144,17 @@ def test_every_example_is_served_end_to_end(examples_server: Server, name: str) 
             refused = client.post(f"/models/{name}/predict", params={"proba": 1}, json=rows)
             assert "regressor" in _problem(refused, 400)["detail"]
         else:
-            _check_probabilities(client, name, rows, labels)
+            _check_probabilities(client, name, metadata["class_names"], rows, labels)
 
         if metadata["input_kind"] == "text":
-            _check_text_route(client, name, rows[0]["text"], labels[0])
+            _check_text_route(client, name, rows[0], labels[0])
         else:
             assert metadata["is_explainable"]
-            # with ?proba=1, so that a classifier's explanation is checked against it
-            explained = client.post(
-                f"/models/{name}/predict", params={"explain": 1, "proba": 1}, json=rows
+            # a classifier's explanation is checked against the probabilities it explains
+            flags = (
+                {"explain": 1} if metadata["task"] == "REGRESSION" else {"explain": 1, "proba": 1}
             )
-            if metadata["task"] == "REGRESSION":  # a regressor refuses proba: explain alone
-                explained = client.post(f"/models/{name}/predict", params={"explain": 1}, json=rows)
+            explained = client.post(f"/models/{name}/predict", params=flags, json=rows)
             assert explained.status_code == 200, explained.text
             _check_explanation(metadata, rows, explained.json())
 
