@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def server_environment(settings: dict[str, Any]) -> dict[str, str]:
-    """This process's environment without MODELPORT_* variables, plus the given settings.
+    """This process's environment without modelport's own variables, plus the settings.
 
     The drain is off unless a test asks for it, so that stopping a server takes no
     deliberate wait.
@@ -42,7 +42,7 @@ def server_environment(settings: dict[str, Any]) -> dict[str, str]:
     environment = {
         name: value
         for name, value in os.environ.items()
-        if not name.upper().startswith("MODELPORT_")
+        if not name.upper().startswith("MODELPORT_") and name != "PROMETHEUS_MULTIPROC_DIR"
     }
     environment["MODELPORT_DRAIN_SECONDS"] = "0"
     environment["PYTHONUNBUFFERED"] = "1"
