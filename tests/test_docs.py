@@ -62,11 +62,13 @@ class _Session:
     def serve(self, command: str) -> None:
         self.stop()
         self.port = _free_port()
-        args = command.removesuffix("&").split()[1:]
+        words = command.removesuffix("&").split()
+        settings = dict(word.split("=", 1) for word in words if re.match(r"^[A-Z_]+=", word))
+        args = words[len(settings) + 1 :]
         self.server = subprocess.Popen(
             [sys.executable, "-m", "modelport", *args, "--port", str(self.port)],
             cwd=self.folder,
-            env=self.env,
+            env=self.env | settings,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -140,10 +142,10 @@ def test_readme_commands_print_what_the_readme_shows(tmp_path: Path):
     try:
         for block in _blocks("console"):
             commands = _commands(block)
-            if sum(command.startswith("modelport serve") for command, _ in commands) > 1:
+            if sum("modelport serve" in command for command, _ in commands) > 1:
                 continue  # a list of ways to start the server, not a session to replay
             for command, shown in commands:
-                if command.startswith("modelport serve"):
+                if re.match(r"^([A-Z_]+=\S+ )*modelport serve", command):
                     if command.endswith("&"):
                         session.serve(command)
                     continue

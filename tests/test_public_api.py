@@ -5,6 +5,7 @@ import modelport
 EXPECTED = {
     "AuthenticationError",
     "BundleError",
+    "ConfigurationError",
     "FeatureSpec",
     "FeatureType",
     "FieldProblem",

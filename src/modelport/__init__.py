@@ -11,6 +11,7 @@ from modelport.bundle import ModelBundle, load_bundle, save_bundle
 from modelport.errors import (
     AuthenticationError,
     BundleError,
+    ConfigurationError,
     FieldProblem,
     InvalidInputError,
     ModelNotFoundError,
@@ -27,6 +28,7 @@ from modelport.validation import validate_columns, validate_records
 __all__ = [
     "AuthenticationError",
     "BundleError",
+    "ConfigurationError",
     "FeatureSpec",
     "FeatureType",
     "FieldProblem",

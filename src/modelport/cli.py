@@ -253,6 +253,9 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
     default_model: Annotated[str | None, typer.Option(help="Model the root routes answer.")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    reload_interval: Annotated[
+        float | None, typer.Option(help="Seconds between checks of the bundle files (0: off).")
+    ] = None,
 ) -> None:
     """Serve bundles over HTTP: the classic routes, docs at /docs."""
     from pydantic import ValidationError
@@ -266,6 +269,7 @@ def serve(
         "workers": workers,
         "default_model": default_model,
         "log_level": log_level,
+        "reload_interval": reload_interval,
     }
     try:
         settings = Settings(**{key: value for key, value in given.items() if value is not None})

@@ -5,6 +5,7 @@ status is a plain class attribute that the API reads)::
 
     ModelportError                  anything modelport raises deliberately (500)
      ├─ BundleError                 a bundle can't be read, is untrusted or inconsistent (500)
+     ├─ ConfigurationError          a setting or a keys file is wrong (500, at start-up)
      ├─ InvalidInputError           request or table rows don't match the metadata (422)
      ├─ NotSupportedError           the model can't do what was asked (400)
      ├─ PredictionError             the model produced output that is not a valid answer (500)
@@ -43,6 +44,12 @@ class BundleError(ModelportError, ValueError):
     """A bundle file is missing, unreadable, untrusted or inconsistent with its model."""
 
     title = "Invalid model bundle"
+
+
+class ConfigurationError(ModelportError, ValueError):
+    """A setting, or a file a setting names, is wrong; found at start-up, not per request."""
+
+    title = "Invalid configuration"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Literal
 
 from modelport.bundle import load_bundle
-from modelport.errors import ModelNotFoundError, ModelNotReadyError, ModelportError
+from modelport.errors import (
+    ConfigurationError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    ModelportError,
+)
 from modelport.predictor import Predictor
 from modelport.repository import MODEL_NAME_PATTERN, discover, stamp, version_key
 from modelport.settings import Settings
@@ -52,13 +57,16 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.on_load = on_load or (lambda name, loaded: None)
-        self._entries = {
-            s.key: ModelEntry(s.name, s.version, s.path) for s in discover(settings.bundle_path)
-        }
+        sources = discover(settings.bundle_path)
+        if settings.bundle_sha256 is not None and settings.bundle_path.is_dir():
+            raise ConfigurationError(
+                "MODELPORT_BUNDLE_SHA256 pins one bundle file, but the bundle path is a folder"
+            )
+        self._entries = {s.key: ModelEntry(s.name, s.version, s.path) for s in sources}
         self._unloaded: set[str] = set()
         self._lock = threading.Lock()  # one load or refresh at a time; readers never wait
         if settings.default_model is not None and settings.default_model not in self.names:
-            raise ModelNotFoundError(
+            raise ConfigurationError(
                 f"default model {settings.default_model!r} is not served; "
                 f"models: {', '.join(self.names)}"
             )
@@ -71,10 +79,8 @@ class Registry:
     @property
     def entries(self) -> list[ModelEntry]:
         """Every entry, by name then version."""
-        return [
-            self._entries[key]
-            for key in sorted(self._entries, key=lambda k: (k[0], version_key(k[1])))
-        ]
+        entries = self._entries  # one snapshot: writers replace the dict, never mutate it
+        return [entries[key] for key in sorted(entries, key=lambda k: (k[0], version_key(k[1])))]
 
     def versions(self, name: str) -> list[str]:
         """A model's versions, oldest first."""
@@ -158,13 +164,13 @@ class Registry:
             for key in list(self._entries):
                 if key not in sources and self._entries[key].state != "unloaded":
                     logger.info("model %s version %s: its bundle is gone; no longer served", *key)
-                    del self._entries[key]
+                    self._drop(key)
             for key, source in sources.items():
                 if source.name in self._unloaded:
                     continue
                 entry = self._entries.get(key)
                 if entry is None:
-                    self._entries[key] = ModelEntry(source.name, source.version, source.path)
+                    self._put(key, ModelEntry(source.name, source.version, source.path))
                     self._load(key)
                 elif entry.stamp != stamp(source.path) and entry.state != "loading":
                     self._load(key)
@@ -200,8 +206,15 @@ class Registry:
                 raise ModelNotFoundError(f"no model named {name[:64]!r}")
             self._unloaded.add(name)
             for key in keys:
-                self._entries[key] = replace(self._entries[key], state="unloaded", predictor=None)
+                self._put(key, replace(self._entries[key], state="unloaded", predictor=None))
         logger.info("model %s unloaded", name)
+
+    def _put(self, key: tuple[str, str], entry: ModelEntry) -> None:
+        """Copy-on-write, so readers on other threads always see one whole dict."""
+        self._entries = {**self._entries, key: entry}
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        self._entries = {k: v for k, v in self._entries.items() if k != key}
 
     def _load(self, key: tuple[str, str]) -> None:
         """Load one version beside what serves now; swap it in only once it predicts."""
@@ -216,15 +229,25 @@ class Registry:
             )
             predictor = Predictor(bundle, max_rows=self.settings.max_rows)
             _smoke_test(predictor)
-        except ModelportError as error:
+        except Exception as error:  # whatever a bundle does, it must not stall the other models
+            if not isinstance(error, ModelportError):
+                logger.exception("model %s version %s failed to load", *key)
             logger.error("model %s version %s failed to load: %s", *key, error)
             state: State = "ready" if old.predictor is not None else "failed"
-            self._entries[key] = replace(old, state=state, error=str(error), stamp=seen)
+            self._put(key, replace(old, state=state, error=str(error), stamp=seen))
             self.on_load(key[0], False)
             return
         seconds = time.perf_counter() - started
-        self._entries[key] = replace(
-            old, state="ready", predictor=predictor, error=None, load_seconds=seconds, stamp=seen
+        self._put(
+            key,
+            replace(
+                old,
+                state="ready",
+                predictor=predictor,
+                error=None,
+                load_seconds=seconds,
+                stamp=seen,
+            ),
         )
         logger.info("model %s version %s loaded from %s in %.2f s", *key, old.path, seconds)
         self.on_load(key[0], True)

@@ -8,7 +8,7 @@ import logging
 import pytest
 from starlette.routing import Mount, Route
 
-from modelport import BundleError
+from modelport import ConfigurationError
 from modelport.api.auth import PROBE_PATHS
 
 KEY = "s3cret-key"
@@ -130,7 +130,7 @@ def test_a_malformed_keys_file_names_the_line(example_dir, tmp_path, content):
 
     keys = tmp_path / "keys"
     keys.write_text("# ok\n" + content)
-    with pytest.raises(BundleError, match="line 2"):
+    with pytest.raises(ConfigurationError, match="line 2"):
         create_app(
             Settings(bundle_path=example_dir / "forest-multiclass.joblib", api_keys_file=keys)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import re
 import signal
 import subprocess
@@ -182,7 +183,9 @@ def test_the_text_route_refuses_tabular_models(examples_server: Server) -> None:
         pytest.param(b"[]", 422, "no rows", id="empty-list"),
     ],
 )
-def test_unreadable_bodies(examples_server: Server, content: bytes, status: int, words: str):
+def test_unreadable_bodies(
+    examples_server: Server, content: bytes, status: int, words: str
+) -> None:
     response = examples_server.get("/health")  # the server is up before and after
     assert response.status_code == 200
     with examples_server.client() as client:
@@ -222,8 +225,6 @@ def test_invalid_records_name_the_field(
 
 @pytest.mark.parametrize("media_type", ["application/octet-stream", "application/x-python-pickle"])
 def test_other_content_types_are_refused(examples_server: Server, media_type: str) -> None:
-    import pickle
-
     with examples_server.client() as client:
         response = client.post(
             WIND, content=pickle.dumps({"Ws1_avg": 3}), headers={"Content-Type": media_type}
@@ -297,7 +298,7 @@ def test_an_unexpected_exception_is_a_bare_500(serve: StartServer, tmp_path: Pat
 
 
 class _Predict(threading.Thread):
-    """POST one row in the background; `response` holds the answer once it is done."""
+    """POST rows in the background; `response` holds the answer once it is done."""
 
     def __init__(self, server: Server, body: Any) -> None:
         super().__init__(daemon=True)
@@ -412,7 +413,7 @@ def test_several_workers_serve_and_stop_cleanly(serve: StartServer, example_dir:
         with server.client() as client:
             assert _predict_once_loaded(client, rows).json() == {"prediction": ["setosa"]}
     assert server.stop() == 0, server.log()
-    # multiprocessing's helper leaves once it sees its parent gone: no process outlives that
+    # no worker (nor multiprocessing's helper) outlives the server for long
     _wait_for(lambda: not server.group_alive(), "every worker to exit", 10)
     assert len(_workers(server)) == 2, server.log()
 

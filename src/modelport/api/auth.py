@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.problems import problem_response
-from modelport.errors import BundleError
+from modelport.errors import ConfigurationError
 from modelport.settings import Settings
 
 PROBE_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
@@ -62,12 +62,12 @@ def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
     """Parse `name: sha256-hex` lines; blank lines and `#` comments are skipped.
 
     Raises:
-        BundleError: the file is missing or a line is malformed (names the line).
+        ConfigurationError: the file is missing or a line is malformed (names the line).
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise BundleError(
+        raise ConfigurationError(
             f"cannot read the API keys file {path}: {error.strerror or error}"
         ) from None
     pairs = []
@@ -81,7 +81,9 @@ def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
         except ValueError:
             raw = b""
         if not name or len(raw) != 32:
-            raise BundleError(f"{path} line {number}: expected 'name: <64 hex digits of sha256>'")
+            raise ConfigurationError(
+                f"{path} line {number}: expected 'name: <64 hex digits of sha256>'"
+            )
         pairs.append((name, raw))
     return pairs
 
