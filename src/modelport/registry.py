@@ -112,7 +112,7 @@ class Registry:
                     "several models are served and none is the default; use "
                     + ", ".join(f"/models/{n}/" for n in self.names)
                 )
-        versions = self.versions(name) if MODEL_NAME_PATTERN.match(name) else []
+        versions = self.versions(name) if MODEL_NAME_PATTERN.fullmatch(name) else []
         if not versions:
             raise ModelNotFoundError(
                 f"no model named {name[:64]!r}; models: {', '.join(self.names)}"

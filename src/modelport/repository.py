@@ -21,8 +21,8 @@ from modelport.errors import BundleError
 
 logger = logging.getLogger("modelport.repository")
 
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 BUNDLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle", ".skops"})
 FLAT_VERSION = "1"
 
@@ -53,7 +53,7 @@ def discover(path: Path) -> list[Source]:
         BundleError: the path does not exist, or holds no bundle.
     """
     if path.is_file():
-        name = path.stem if MODEL_NAME_PATTERN.match(path.stem) else "model"
+        name = path.stem if MODEL_NAME_PATTERN.fullmatch(path.stem) else "model"
         return [Source(name, FLAT_VERSION, path)]
     if not path.is_dir():
         raise BundleError(f"bundle file or folder not found: {path}")
@@ -93,7 +93,7 @@ def _versions(folder: Path) -> list[Source]:
 
 
 def _valid(pattern: re.Pattern[str], text: str, where: Path) -> bool:
-    if pattern.match(text):
+    if pattern.fullmatch(text):
         return True
     logger.warning("skipping %s: %r is not a valid model name or version", where, text)
     return False

@@ -70,6 +70,9 @@ def test_probes_stay_public(secured, path):
 def test_docs_are_public_by_default(secured):
     assert secured.get("/openapi.json").status_code == 200
     assert secured.get("/docs").status_code == 200
+    assert (
+        secured.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    )  # or /docs is blank
 
 
 def test_docs_can_require_a_key(serve, example_dir):
@@ -78,6 +81,7 @@ def test_docs_can_require_a_key(serve, example_dir):
     ) as client:
         assert client.get("/openapi.json").status_code == 401
         assert client.get("/docs").status_code == 401
+        assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 401
         assert client.get("/openapi.json", headers=_auth()).status_code == 200
 
 
@@ -95,7 +99,7 @@ def test_every_route_refuses_without_a_key(secured):
             methods = route.methods or {"GET"}
         else:
             continue
-        if path in public:
+        if path in public or path.startswith("/static-offline-docs/"):  # the public docs' assets
             continue
         for method in methods - {"HEAD"}:
             response = secured.request(method, path, json={})
@@ -138,3 +142,34 @@ def test_a_malformed_keys_file_names_the_line(example_dir, tmp_path, content):
 
 def test_auth_is_off_without_keys(folder_client):
     assert folder_client.get("/models/forest-multiclass/info").status_code == 200
+
+
+def test_admin_routes_stay_protected_when_the_app_is_mounted(example_dir):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from modelport import Settings
+    from modelport.api import create_app
+
+    outer = FastAPI()
+    outer.mount(
+        "/api",
+        create_app(
+            Settings(bundle_path=example_dir / "forest-multiclass.joblib", admin_keys=["adm"])
+        ),
+    )
+    with TestClient(outer) as client:
+        assert client.post("/api/v2/repository/models/forest-multiclass/unload").status_code == 401
+        assert (
+            client.post(
+                "/api/v2/repository/index", headers={"Authorization": "Bearer adm"}
+            ).status_code
+            == 200
+        )
+
+
+def test_a_path_cannot_forge_an_access_log_line(folder_client, caplog):
+    with caplog.at_level(logging.INFO, logger="modelport.access"):
+        folder_client.get('/nope%0a10.0.0.1 "GET /admin" 200')
+    lines = [r.getMessage() for r in caplog.records if r.name == "modelport.access"]
+    assert lines and all("\n" not in line for line in lines)

@@ -79,7 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if keys.enabled or admin_keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())
         app.add_middleware(
-            BearerAuthMiddleware, keys=keys, public_paths=public, admin_keys=admin_keys
+            BearerAuthMiddleware,
+            keys=keys,
+            public_paths=public,
+            admin_keys=admin_keys,
+            # Swagger UI's own scripts and styles: without them a public /docs page is blank.
+            public_prefixes=(STATIC_PREFIX + "/",) if settings.docs_public else (),
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

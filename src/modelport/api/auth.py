@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
+from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.problems import problem_response
@@ -103,19 +104,24 @@ class BearerAuthMiddleware:
         public_paths: frozenset[str],
         admin_keys: KeyRing | None = None,
         admin_prefix: str = "/v2/repository",
+        public_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.keys = keys
         self.public_paths = public_paths
+        self.public_prefixes = public_prefixes
         self.admin_keys = admin_keys or KeyRing(())
         self.admin_prefix = admin_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = get_route_path(scope)  # without the mount prefix, as the router sees it
         admin = path == self.admin_prefix or path.startswith(self.admin_prefix + "/")
         keys = self.admin_keys if admin else self.keys
-        open_path = not admin and (path in self.public_paths or not self.keys.enabled)
-        if scope["type"] != "http" or open_path:
+        public = path in self.public_paths or path.startswith(self.public_prefixes)
+        if not admin and (public or not self.keys.enabled):
             await self.app(scope, receive, send)
             return
         token = _bearer_token(scope)

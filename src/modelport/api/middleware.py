@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger("modelport.access")
 
 REQUEST_ID_HEADERS = (b"x-request-id", b"x-correlation-id")
-_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdMiddleware:
@@ -43,7 +43,7 @@ class RequestIdMiddleware:
         finally:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
-                    '%s "%s %s" %d %.1fms caller=%s id=%s',
+                    "%s %r %r %d %.1fms caller=%s id=%s",  # %r: a path can't forge a log line
                     scope["client"][0] if scope.get("client") else "-",
                     scope["method"],
                     scope["path"],
@@ -57,6 +57,6 @@ class RequestIdMiddleware:
 def _request_id(scope: Scope) -> tuple[bytes, bytes]:
     """The client's id and the header it came in (echoed under the same name)."""
     for key, value in scope["headers"]:
-        if key in REQUEST_ID_HEADERS and _SAFE_ID.match(value):
+        if key in REQUEST_ID_HEADERS and _SAFE_ID.fullmatch(value):
             return value, key
     return uuid.uuid4().hex.encode(), REQUEST_ID_HEADERS[0]
