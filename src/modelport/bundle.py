@@ -15,8 +15,8 @@ from typing import Any
 import joblib
 from pydantic import ValidationError
 
+from modelport.completion import complete_metadata
 from modelport.errors import BundleError
-from modelport.introspection import complete_metadata
 from modelport.metadata import ModelMetadata
 
 SKOPS_SUFFIX = ".skops"

@@ -8,8 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modelport.errors import BundleError
-from modelport.metadata import FeatureSpec, FeatureType, InputKind, ModelMetadata, Task, to_plain
+from modelport.metadata import FeatureSpec, FeatureType, InputKind, Task, to_plain
 
 ExplainerKind = Literal["tree", "linear", "permutation"]
 
@@ -232,6 +231,14 @@ def _is_featurewise(steps: Any, feature_names: Sequence[str]) -> bool:
     return out_names == list(feature_names)
 
 
+def is_multi_output(estimator: Any) -> bool:
+    """True for models that predict several targets at once (2-D `y`)."""
+    final = final_estimator(estimator)
+    return int(getattr(final, "n_outputs_", 1) or 1) > 1 or isinstance(
+        getattr(final, "classes_", None), list
+    )
+
+
 def shap_installed() -> bool:
     """True when the optional SHAP dependency can be imported."""
     return importlib.util.find_spec("shap") is not None
@@ -242,76 +249,3 @@ def family(estimator: Any) -> str:
     if hasattr(estimator, "steps"):
         return "Pipeline(" + " → ".join(type(step).__name__ for _, step in estimator.steps) + ")"
     return type(estimator).__name__
-
-
-def complete_metadata(estimator: Any, given: ModelMetadata) -> ModelMetadata:
-    """Fill in what the bundle did not say, once, at load time.
-
-    Raises:
-        BundleError: the given features disagree with the names the model was fitted on.
-    """
-    features = _with_encoder_categories(estimator, _reconcile_features(estimator, given.features))
-    names = [feature.name for feature in features]
-    importances = infer_importances(estimator, names)
-    if importances is not None:
-        features = [
-            f if f.importance is not None else f.model_copy(update={"importance": value})
-            for f, value in zip(features, importances, strict=True)
-        ]
-    task = given.task or infer_task(estimator)
-    class_names = given.class_names or infer_class_names(estimator)
-    input_kind = infer_input_kind(estimator, features)
-    explainable = shap_installed() and input_kind != "text"
-    if explainable and infer_explainer(estimator, names) != "tree":
-        explainable = bool(given.examples)  # the other explainers need background rows
-    return given.model_copy(
-        update={
-            "features": features,
-            "task": task,
-            "class_names": class_names if task.is_classification else None,
-            "input_kind": input_kind,
-            "is_explainable": explainable,
-            "allows_nan": infer_allows_nan(estimator),
-        }
-    )
-
-
-def _with_encoder_categories(estimator: Any, features: list[FeatureSpec]) -> list[FeatureSpec]:
-    """Categorical features the metadata gives no categories for take their encoder's."""
-    if not any(f.type is FeatureType.CATEGORICAL and not f.categories for f in features):
-        return features
-    known = infer_categories(estimator)
-    return [
-        f.model_copy(update={"categories": known[f.name]})
-        if f.type is FeatureType.CATEGORICAL and not f.categories and f.name in known
-        else f
-        for f in features
-    ]
-
-
-def _reconcile_features(estimator: Any, given: list[FeatureSpec]) -> list[FeatureSpec]:
-    """The given features in the model's own column order, or inferred when none are given."""
-    if not given:
-        return infer_features(estimator)
-    fitted = getattr(estimator, "feature_names_in_", None)
-    if fitted is not None:
-        fitted = [str(name) for name in fitted]
-        by_name = {feature.name: feature for feature in given}
-        missing = [name for name in fitted if name not in by_name]
-        unknown = [name for name in by_name if name not in fitted]
-        if missing or unknown:
-            parts = []
-            if missing:
-                parts.append(f"the model needs {', '.join(missing)} but the metadata lacks them")
-            if unknown:
-                parts.append(
-                    f"the metadata lists {', '.join(unknown)} which the model was not fitted on"
-                )
-            raise BundleError("metadata features disagree with the model: " + "; ".join(parts))
-        return [by_name[name] for name in fitted]
-    count = getattr(estimator, "n_features_in_", None)
-    if count is not None and not is_text_pipeline(estimator) and int(count) != len(given):
-        raise BundleError(
-            f"metadata lists {len(given)} features but the model was fitted on {int(count)}"
-        )
-    return list(given)

@@ -504,7 +504,11 @@ def test_a_pickle_needing_a_module_that_is_not_installed(
     )
     monkeypatch.syspath_prepend(str(site))
     module = importlib.import_module(module_name)
-    path = _save(tmp_path, "model.joblib", {"model": module.Model()})
+    path = _save(
+        tmp_path,
+        "model.joblib",
+        {"model": module.Model(), "metadata": {"features": [{"name": "x"}]}},
+    )
     assert load_bundle(path).estimator.predict([[1], [2]]) == [0, 0]  # fine while installed
 
     monkeypatch.delitem(sys.modules, module_name)

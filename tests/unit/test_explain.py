@@ -7,7 +7,7 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from modelport import ModelBundle, ModelMetadata, NotSupportedError, Predictor
-from modelport.introspection import complete_metadata
+from modelport.completion import complete_metadata
 
 
 def _knn(examples: list[dict]) -> Predictor:

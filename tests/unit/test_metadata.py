@@ -25,8 +25,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBRegressor
 
 from modelport import FeatureSpec, FeatureType, InvalidInputError, ModelBundle, ModelMetadata, Task
+from modelport.completion import complete_metadata
 from modelport.introspection import (
-    complete_metadata,
     family,
     final_estimator,
     infer_allows_nan,
@@ -311,13 +311,11 @@ def test_given_metadata_wins_over_what_is_inferred():
     X, y = _binary()
     model = LogisticRegression().fit(X, y)
     given = ModelMetadata(
-        class_names=["negative", "positive"],
         features=[
             FeatureSpec(name=name, importance=0.9 if name == "f3" else None) for name in NAMES
         ],
     )
     completed = complete_metadata(model, given)
-    assert completed.class_names == ["negative", "positive"]
     assert completed.feature("f3").importance == 0.9
     assert completed.feature("f0").importance == pytest.approx(
         _normalised(np.abs(model.coef_[0]))[0], abs=1e-6
@@ -439,7 +437,7 @@ def test_a_bare_pipeline_with_an_encoder_gets_categorical_features():
     from sklearn.preprocessing import OneHotEncoder
 
     from modelport import ModelBundle, Predictor
-    from modelport.introspection import complete_metadata
+    from modelport.completion import complete_metadata
 
     frame = pd.DataFrame({"city": ["Lyon", "Nice", "Paris", "Lyon"], "rooms": [1, 2, 3, 4]})
     encoder = make_column_transformer((OneHotEncoder(), ["city"]), remainder="passthrough")
@@ -455,7 +453,7 @@ def test_a_bare_pipeline_with_an_encoder_gets_categorical_features():
 
 
 def test_template_categorical_features_without_categories_take_the_encoders(example_bundles):
-    from modelport.introspection import complete_metadata
+    from modelport.completion import complete_metadata
 
     bundle = example_bundles["bank-marketing"]
     bare = [
@@ -463,3 +461,42 @@ def test_template_categorical_features_without_categories_take_the_encoders(exam
     ]
     metadata = complete_metadata(bundle.estimator, ModelMetadata(features=bare))
     assert metadata.feature("job").categories == bundle.metadata.feature("job").categories
+
+
+def test_class_names_and_task_that_disagree_with_the_model_are_refused():
+    from modelport import BundleError
+
+    X, y = _binary()
+    model = LogisticRegression().fit(X, y)
+    assert complete_metadata(model, ModelMetadata(class_names=["0", "1"])).class_names == ["0", "1"]
+    with pytest.raises(
+        BundleError,
+        match=r"class_names \['negative', 'positive'\] differ from the model's classes_ \['0', '1'\]",
+    ):
+        complete_metadata(model, ModelMetadata(class_names=["negative", "positive"]))
+    with pytest.raises(
+        BundleError, match="task is REGRESSION but the model is BINARY_CLASSIFICATION"
+    ):
+        complete_metadata(model, ModelMetadata(task="REGRESSION"))
+
+
+def test_a_model_that_names_no_features_is_refused():
+    from modelport import BundleError
+
+    class Opaque:
+        def predict(self, X):
+            return [0.0] * len(X)
+
+    with pytest.raises(BundleError, match="list them in the bundle's metadata"):
+        complete_metadata(Opaque(), ModelMetadata())
+
+
+def test_an_invalid_column_name_is_a_bundle_error():
+    import pandas as pd
+
+    from modelport import BundleError
+
+    frame = pd.DataFrame({"": [1.0, 2.0], "b": [0.0, 1.0]})
+    model = LogisticRegression().fit(frame, [0, 1])
+    with pytest.raises(BundleError, match="invalid"):
+        complete_metadata(model, ModelMetadata())

@@ -21,7 +21,7 @@ from modelport import (
     load_bundle,
     save_bundle,
 )
-from modelport.introspection import complete_metadata
+from modelport.completion import complete_metadata
 
 X_TRAIN = np.array([[0.0], [1.0], [2.0], [3.0], [10.0], [11.0], [12.0], [13.0]])
 LOW, HIGH = {"f0": 0.5}, {"f0": 12.5}

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
-from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.api.problems import problem_response
@@ -117,7 +116,7 @@ class BearerAuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = get_route_path(scope)  # without the mount prefix, as the router sees it
+        path = _route_path(scope)
         admin = path == self.admin_prefix or path.startswith(self.admin_prefix + "/")
         keys = self.admin_keys if admin else self.keys
         public = path in self.public_paths or path.startswith(self.public_prefixes)
@@ -143,6 +142,13 @@ class BearerAuthMiddleware:
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as the app's router sees it: without the prefix it is mounted under."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _bearer_token(scope: Scope) -> bytes | None:

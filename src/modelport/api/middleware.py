@@ -43,10 +43,10 @@ class RequestIdMiddleware:
         finally:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
-                    "%s %r %r %d %.1fms caller=%s id=%s",  # %r: a path can't forge a log line
+                    '%s "%s %s" %d %.1fms caller=%s id=%s',
                     scope["client"][0] if scope.get("client") else "-",
                     scope["method"],
-                    scope["path"],
+                    _printable(scope["path"]),
                     status,
                     (time.perf_counter() - started) * 1000,
                     scope["state"].get("caller", "-"),
@@ -60,3 +60,8 @@ def _request_id(scope: Scope) -> tuple[bytes, bytes]:
         if key in REQUEST_ID_HEADERS and _SAFE_ID.fullmatch(value):
             return value, key
     return uuid.uuid4().hex.encode(), REQUEST_ID_HEADERS[0]
+
+
+def _printable(path: str) -> str:
+    """The path with control characters and quotes escaped, so it can't forge a log line."""
+    return path.encode("unicode_escape").decode("ascii").replace('"', '\\"')

@@ -128,7 +128,11 @@ async def _http_error(request: Request, error: Exception) -> Response:
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     # Logged with its traceback; the client sees no detail (Starlette re-raises for the server).
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return problem_response(request, 500, "the server failed to answer this request")
+    # uvicorn closes the connection after an error the app re-raises: say so, or a client
+    # reusing the connection for its next request gets a reset.
+    return problem_response(
+        request, 500, "the server failed to answer this request", headers={"Connection": "close"}
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
