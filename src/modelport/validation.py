@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelport.errors import FieldProblem, InvalidInputError
+from modelport.errors import MAX_PROBLEMS, FieldProblem, InvalidInputError
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
 
 _NUMBER_TYPES = frozenset({int, float})
@@ -41,11 +41,21 @@ def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) ->
         raise InvalidInputError(problems)
     known = set(metadata.feature_names)
     keys: set[str] = set().union(*rows)
-    for key in sorted(keys - known, key=str):
-        first = next(i for i, row in enumerate(rows) if key in row)
-        problems.append(_unknown_feature(key, metadata, None if single else first))
+    unknown = keys - known
+    if unknown:
+        first_row: dict[str, int] = {}
+        for i, row in enumerate(rows):  # one pass; only the first few unknown keys are named
+            for key in row.keys() - known - first_row.keys():
+                first_row[key] = i
+            if len(first_row) >= MAX_PROBLEMS:
+                break
+        named = sorted(first_row, key=str)[:MAX_PROBLEMS]
+        problems += [
+            _unknown_feature(key, metadata, None if single else first_row[key]) for key in named
+        ]
     columns = {name: [row.get(name) for row in rows] for name in metadata.feature_names}
-    return _assemble(columns, len(rows), metadata, problems, single=single)
+    hidden = len(unknown) - min(len(unknown), MAX_PROBLEMS)
+    return _assemble(columns, len(rows), metadata, problems, single=single, hidden=hidden)
 
 
 def validate_columns(columns: Mapping[str, Any], metadata: ModelMetadata, *, max_rows: int) -> Any:
@@ -107,6 +117,7 @@ def _assemble(
     problems: list[FieldProblem],
     *,
     single: bool,
+    hidden: int = 0,
 ) -> Any:
     converted: dict[str, np.ndarray] = {}
     allows_nan = bool(metadata.allows_nan)
@@ -115,7 +126,7 @@ def _assemble(
         converted[spec.name] = array
         problems += [FieldProblem(p.detail, None if single else p.row, p.field) for p in found]
     if problems:
-        raise InvalidInputError(problems, total=len(problems))
+        raise InvalidInputError(problems, total=len(problems) + hidden)
     return _build_input(converted, n_rows, metadata)
 
 
@@ -169,8 +180,15 @@ def _convert(
 
 
 def _fill(value: Any, spec: FeatureSpec) -> Any:
-    """Absent, null and NaN take the default; a default of 0 stays 0."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Absent, null and NaN (pandas' NA too) take the default; a default of 0 stays 0."""
+    if isinstance(value, np.generic):
+        value = value.item()  # numpy scalars from a DataFrame read like Python values
+    if (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         return spec.default
     return value
 

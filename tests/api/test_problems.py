@@ -199,3 +199,35 @@ def test_models_still_loading_answer_503(serve, example_dir, monkeypatch):
         assert (ready.status_code, ready.text) == (503, "not ready")
         body = _problem(client.post("/predict", json={}), 503)
     assert "loading" in body["detail"]
+
+
+def test_csv_cells_stay_text_until_their_feature_types_them(serve, tmp_path):
+    import joblib
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"zip": ["01234", "75001", "01234", "NA"], "rooms": [1, 2, 3, 4]})
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["zip"]), remainder="passthrough"),
+        LogisticRegression(),
+    )
+    joblib.dump(model.fit(frame, [0, 1, 0, 1]), tmp_path / "m.joblib")
+    with serve(tmp_path / "m.joblib") as client:
+        response = client.post(
+            "/preprocess", content="zip,rooms\n01234,2\nNA,\n", headers={"Content-Type": "text/csv"}
+        )
+    assert response.status_code == 422  # rooms has no default: the empty cell is missing, named
+    assert response.json()["errors"] == [
+        {"detail": response.json()["errors"][0]["detail"], "row": 1, "line": 3, "column": "rooms"}
+    ]
+
+
+def test_a_csv_with_absurdly_many_columns_is_refused_before_parsing(folder_client):
+    header = ",".join(f"c{i}" for i in range(5000))
+    response = folder_client.post(
+        "/models/wind-turbine/predict", content=header + "\n", headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 400 and "more than 4096 columns" in response.json()["detail"]

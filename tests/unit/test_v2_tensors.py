@@ -247,3 +247,9 @@ def test_binary_data_output_makes_every_output_binary():
 )
 def test_datatype_of(array, datatype):
     assert datatype_of(array) == datatype
+
+
+def test_too_many_dimensions_is_a_request_error():
+    body = _request([{"name": "x", "datatype": "FP64", "shape": [1] * 65, "data": [1.0]}])
+    with pytest.raises(RequestError, match="at most 32"):
+        decode_request(body, None)

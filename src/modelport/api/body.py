@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pandas as pd
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from modelport.errors import (
     InvalidInputError,
@@ -22,6 +23,8 @@ CSV_TYPES = frozenset({"text/csv", "application/csv"})
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 TEMPLATE_KEYS = frozenset({"_data", "_samples"})
+MAX_CSV_COLUMNS = 4096
+INLINE_PARSE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,9 @@ async def read_payload(request: Request, limit: int) -> Payload:
         )
     body = await read_body(request, limit)
     if media_type in CSV_TYPES:
-        return Payload(columns=parse_csv(body), kind="csv")
+        return Payload(columns=await run_in_threadpool(parse_csv, body), kind="csv")
+    if len(body) > INLINE_PARSE_BYTES:  # a big body is parsed off the event loop
+        return split_template(await run_in_threadpool(parse_json, body))
     return split_template(parse_json(body))
 
 
@@ -116,8 +121,19 @@ def parse_csv(body: bytes) -> dict[str, list[Any]]:
     Raises:
         RequestError: not a readable CSV table.
     """
+    header = body.split(b"\n", 1)[0]
+    if header.count(b",") >= MAX_CSV_COLUMNS:
+        raise RequestError(f"the CSV header has more than {MAX_CSV_COLUMNS} columns")
     try:
-        frame = pd.read_csv(io.BytesIO(body), skipinitialspace=True)
+        # Every cell stays text, so "01234" keeps its zero and "NA" stays a word: the
+        # validator converts each column by its feature's type. Only empty cells are missing.
+        frame = pd.read_csv(
+            io.BytesIO(body),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
     except (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,

@@ -96,7 +96,7 @@ def infer(predictor: Predictor, request: InferRequest) -> list[Tensor]:
         InvalidInputError: values the metadata refuses (also 400 under /v2).
     """
     X = predictor.validate_columns(to_columns(request.inputs, predictor.metadata))
-    requested = [output["name"] for output in request.outputs] or [PREDICT]
+    requested = list(dict.fromkeys(output["name"] for output in request.outputs)) or [PREDICT]
     unknown = [name for name in requested if name not in (PREDICT, PREDICT_PROBA)]
     if unknown:
         raise RequestError(

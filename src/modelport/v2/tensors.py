@@ -28,6 +28,7 @@ DATATYPES: dict[str, np.dtype[Any]] = {
     "BYTES": np.dtype(object),
 }
 HEADER_LENGTH = "inference-header-content-length"
+MAX_DIMENSIONS = 32
 MAX_ELEMENTS = 50_000_000
 """A declared shape larger than this is refused before any allocation."""
 
@@ -119,10 +120,15 @@ def _decode_input(raw: Any, index: int, binary: bytes, offset: int) -> tuple[Ten
             f"input {name!r}: unknown datatype {str(datatype)[:20]!r}; "
             f"use one of {', '.join(DATATYPES)}"
         )
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMENSIONS
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
-        raise RequestError(f"input {name!r}: 'shape' must be a list of non-negative integers")
+        raise RequestError(
+            f"input {name!r}: 'shape' must be a list of at most {MAX_DIMENSIONS} "
+            "non-negative integers"
+        )
     count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise RequestError(f"input {name!r}: shape {shape} holds more than {MAX_ELEMENTS} elements")

@@ -78,7 +78,7 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     """Tensors in, `predict` / `predict_proba` out, JSON or binary as asked."""
     served, predictor = _resolve(request, name, version)
     body = await read_body(request, request.app.state.settings.max_body_bytes)
-    decoded = decode_request(body, request.headers.get(HEADER_LENGTH))
+    decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
     outputs = await run_in_threadpool(infer, predictor, decoded)
     request.app.state.metrics.observe_rows(name, outputs[0].shape[0] if outputs[0].shape else 0)
     content, headers = encode_response(name, served, decoded, outputs)
