@@ -216,9 +216,15 @@ def test_csv_cells_stay_text_until_their_feature_types_them(serve, tmp_path):
     )
     joblib.dump(model.fit(frame, [0, 1, 0, 1]), tmp_path / "m.joblib")
     with serve(tmp_path / "m.joblib") as client:
+        rows = client.post(
+            "/preprocess",
+            content="zip,rooms\n01234,2\nNA,3\n",
+            headers={"Content-Type": "text/csv"},
+        ).json()
         response = client.post(
             "/preprocess", content="zip,rooms\n01234,2\nNA,\n", headers={"Content-Type": "text/csv"}
         )
+    assert [row["zip"] for row in rows] == ["01234", "NA"]
     assert response.status_code == 422  # rooms has no default: the empty cell is missing, named
     assert response.json()["errors"] == [
         {"detail": response.json()["errors"][0]["detail"], "row": 1, "line": 3, "column": "rooms"}
