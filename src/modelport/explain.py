@@ -14,13 +14,14 @@ SHAP is imported here only, so the core loads without it.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from modelport.errors import NotSupportedError
+from modelport.errors import NotSupportedError, PredictionError
 from modelport.introspection import final_estimator, infer_explainer, preprocessor
 from modelport.metadata import FeatureType, Task
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 Output = Literal["margin", "probability", "value"]
 _PROBABILITY_TREES = ("sklearn.tree", "sklearn.ensemble._forest")
 _PERMUTATION_SEED = 0
+MAX_BACKGROUND_ROWS = 1000
+"""More background rows cost time and change little (SHAP samples 100 of them anyway)."""
 
 
 class Explainer:
@@ -56,13 +59,21 @@ class Explainer:
                 )
             background = predictor.validate(metadata.examples)
         self.background = background
+        self._lock = threading.Lock()
         self._shap, self.output = self._build()
 
     def explain(self, X: Any) -> list[dict[str, Any]]:
-        """One explanation per row of the validated input `X`."""
-        with warnings.catch_warnings():
+        """One explanation per row of the validated input `X`.
+
+        Raises:
+            PredictionError: SHAP produced NaN or infinite values.
+        """
+        with self._lock, warnings.catch_warnings():  # SHAP's maskers keep state between calls
             warnings.simplefilter("ignore")  # SHAP's own deprecation and numba chatter
             if self.kind == "permutation":
+                # SHAP draws its permutations from numpy's global generator: reseed it (under
+                # the lock) so the same row is always explained the same way.
+                np.random.seed(_PERMUTATION_SEED)
                 result = self._shap(
                     _encode(X, self.predictor), max_evals=_max_evals(X), silent=True
                 )
@@ -74,6 +85,10 @@ class Explainer:
                 )
         values = np.asarray(result.values, dtype=np.float64)
         base = np.asarray(result.base_values, dtype=np.float64).reshape(len(values), -1)
+        if not (np.isfinite(values).all() and np.isfinite(base).all()):
+            raise PredictionError(
+                "the explanation holds NaN or infinite values; it cannot be served"
+            )
         return _shape(values, base, self.predictor, self.output)
 
     def _build(self) -> tuple[Any, Output]:

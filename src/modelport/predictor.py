@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -32,11 +33,15 @@ class Predictor:
         [0]
     """
 
-    def __init__(self, bundle: ModelBundle, *, max_rows: int = 10_000) -> None:
+    def __init__(
+        self, bundle: ModelBundle, *, max_rows: int = 10_000, max_explain_rows: int = 100
+    ) -> None:
         self.bundle = bundle
         self.runtime: Runtime = bundle.estimator
         self.max_rows = max_rows
+        self.max_explain_rows = max_explain_rows
         self._explainer: Any = None
+        self._explainer_lock = threading.Lock()
 
     @property
     def metadata(self) -> ModelMetadata:
@@ -92,12 +97,23 @@ class Predictor:
             X: validated input rows.
             background: validated background rows; the example rows when None.
         """
-        from modelport.explain import Explainer
+        from modelport.explain import MAX_BACKGROUND_ROWS, Explainer
 
+        if len(X) > self.max_explain_rows:
+            raise InvalidInputError.single(
+                f"explanations are limited to {self.max_explain_rows} rows per call "
+                f"(MODELPORT_MAX_EXPLAIN_ROWS); this call has {len(X)}"
+            )
         if background is not None:
+            if len(background) > MAX_BACKGROUND_ROWS:
+                raise InvalidInputError.single(
+                    f"_samples holds {len(background)} rows; at most {MAX_BACKGROUND_ROWS} "
+                    "background rows are used"
+                )
             return Explainer(self, background).explain(X)
-        if self._explainer is None:
-            self._explainer = Explainer(self, None)
+        with self._explainer_lock:  # built once, even when the first requests come together
+            if self._explainer is None:
+                self._explainer = Explainer(self, None)
         explanations: list[dict[str, Any]] = self._explainer.explain(X)
         return explanations
 

@@ -227,7 +227,11 @@ class Registry:
                 sha256=self.settings.bundle_sha256,
                 trusted_types=self.settings.trusted_types,
             )
-            predictor = Predictor(bundle, max_rows=self.settings.max_rows)
+            predictor = Predictor(
+                bundle,
+                max_rows=self.settings.max_rows,
+                max_explain_rows=self.settings.max_explain_rows,
+            )
             _smoke_test(predictor)
         except Exception as error:  # whatever a bundle does, it must not stall the other models
             if not isinstance(error, ModelportError):

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
     """Most rows one request or call may hold; more is an invalid-input error."""
 
+    max_explain_rows: int = Field(default=100, ge=1)
+    """Most rows one request may ask to explain; explanations cost far more than predictions."""
+
     host: str = DEFAULT_HOST
     """Address the server binds; 127.0.0.1 unless told otherwise."""
 

@@ -72,3 +72,37 @@ def test_categorical_pipelines_are_explained_per_input_feature(predictors):
     assert set(explanation["values"]) == set(predictor.metadata.feature_names)
     top = max(explanation["values"], key=lambda name: abs(explanation["values"][name]))
     assert top == "duration"
+
+
+def test_the_same_row_is_explained_the_same_way_every_time(predictors):
+    predictor = predictors["bank-marketing"]
+    X = predictor.validate(predictor.metadata.examples[:2])
+    assert predictor.explain(X) == predictor.explain(X)
+
+
+def test_explanations_are_limited_in_rows_and_background(example_bundles):
+    from modelport import InvalidInputError
+
+    predictor = Predictor(example_bundles["forest-regression"], max_explain_rows=2)
+    rows = predictor.validate(predictor.metadata.examples[:3])
+    with pytest.raises(InvalidInputError, match="limited to 2 rows"):
+        predictor.explain(rows)
+    background = predictor.validate(predictor.metadata.examples[:1] * 1001)
+    with pytest.raises(InvalidInputError, match="at most 1000 background rows"):
+        predictor.explain(rows[:1], background)
+
+
+def test_concurrent_explanations_agree(example_bundles):
+    import threading
+
+    predictor = Predictor(example_bundles["bank-marketing"])
+    X = predictor.validate(predictor.metadata.examples[:1])
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(predictor.explain(X))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and all(result == results[0] for result in results)
