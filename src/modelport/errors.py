@@ -75,13 +75,18 @@ class InvalidInputError(ModelportError, ValueError):
     Args:
         problems: each problem with its row and field, so a caller can fix all at once.
         total: how many problems were found, when more were found than are listed.
+        within: the part of the input the rows came from, when not the main rows
+            (`_samples`, the background of an explanation).
     """
 
     status, title = 422, "Invalid input"
 
-    def __init__(self, problems: list[FieldProblem], total: int | None = None) -> None:
+    def __init__(
+        self, problems: list[FieldProblem], total: int | None = None, within: str | None = None
+    ) -> None:
         self.problems = problems[:MAX_PROBLEMS]
         self.total = max(total or 0, len(problems))
+        self.within = within
         super().__init__(self._summarise())
 
     @classmethod
@@ -93,6 +98,8 @@ class InvalidInputError(ModelportError, ValueError):
 
     def _summarise(self) -> str:
         text = "; ".join(str(problem) for problem in self.problems)
+        if self.within:
+            text = f"{self.within}: {text}"
         hidden = self.total - len(self.problems)
         return f"{text}; and {hidden} more problem(s)" if hidden > 0 else text
 

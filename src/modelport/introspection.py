@@ -104,6 +104,9 @@ def infer_categories(estimator: Any) -> dict[str, list[Any]]:
 
 
 def _encoder_categories(encoder: Any, columns: list[str]) -> dict[str, list[Any]]:
+    if hasattr(encoder, "steps"):  # an imputer then an encoder, say: the same columns throughout
+        steps = [step for _, step in encoder.steps if hasattr(step, "categories_")]
+        return _encoder_categories(steps[0], columns) if steps else {}
     categories = getattr(encoder, "categories_", None)
     if categories is None or len(categories) != len(columns):
         return {}
@@ -181,25 +184,40 @@ def infer_input_kind(estimator: Any, features: Sequence[FeatureSpec]) -> InputKi
 
 
 def infer_allows_nan(estimator: Any) -> bool:
-    """Whether the model takes NaN, from scikit-learn's `allow_nan` tag (boosters always do).
+    """Whether NaN in the input can never reach a step that refuses it.
 
-    A Pipeline takes NaN when an imputer comes before any step that refuses it.
+    Imputers remove NaN; other steps pass it on if scikit-learn's `allow_nan` tag says they
+    take it (boosters always do). A ColumnTransformer passes NaN on if any branch does.
     """
+    return _nan_handling(estimator) != "rejects"
+
+
+def _nan_handling(estimator: Any) -> Literal["cleans", "passes", "rejects"]:
+    if "Imputer" in type(estimator).__name__:
+        return "cleans"
     if hasattr(estimator, "steps"):
         for _, step in estimator.steps:
-            if "Imputer" in type(step).__name__:
-                return True
-            if not infer_allows_nan(step):
-                return False
-        return True
-    if type(final_estimator(estimator)).__module__.split(".")[0] in _NAN_MODULES:
-        return True
+            handling = _nan_handling(step)
+            if handling != "passes":
+                return handling
+        return "passes"
+    if hasattr(estimator, "transformers_"):
+        branches = [
+            "passes" if t == "passthrough" else _nan_handling(t)
+            for _, t, _ in estimator.transformers_
+            if not (isinstance(t, str) and t == "drop")
+        ]
+        if "rejects" in branches:
+            return "rejects"
+        return "cleans" if all(b == "cleans" for b in branches) else "passes"
+    if type(estimator).__module__.split(".")[0] in _NAN_MODULES:
+        return "passes"
     try:
         from sklearn.utils import get_tags
 
-        return bool(get_tags(estimator).input_tags.allow_nan)
+        return "passes" if get_tags(estimator).input_tags.allow_nan else "rejects"
     except (AttributeError, TypeError, ValueError):
-        return False
+        return "rejects"
 
 
 def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKind:
@@ -213,14 +231,21 @@ def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKi
     steps = preprocessor(estimator)
     if steps is not None and not _is_featurewise(steps, feature_names):
         return "permutation"
-    if hasattr(estimator, "calibrated_classifiers_"):
-        return "permutation"
+    if _is_wrapped(estimator):  # calibration or a target transform: the final model's output
+        return "permutation"  # is not the one served, so only the whole model can be explained
     module = type(final).__module__.split(".")[0]
     if type(final).__name__ in _TREE_CLASSES or module in _TREE_MODULES:
         return "tree"
     if getattr(final, "coef_", None) is not None and hasattr(final, "intercept_"):
         return "linear"
     return "permutation"
+
+
+def _is_wrapped(estimator: Any) -> bool:
+    """True when a calibration or target-transform wrapper sits on the way to the model."""
+    while hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
+    return hasattr(estimator, "calibrated_classifiers_") or hasattr(estimator, "regressor_")
 
 
 def _is_featurewise(steps: Any, feature_names: Sequence[str]) -> bool:

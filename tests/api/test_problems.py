@@ -237,3 +237,12 @@ def test_a_csv_with_absurdly_many_columns_is_refused_before_parsing(folder_clien
         "/models/wind-turbine/predict", content=header + "\n", headers={"Content-Type": "text/csv"}
     )
     assert response.status_code == 400 and "more than 4096 columns" in response.json()["detail"]
+
+
+def test_errors_in_samples_point_into_samples(folder_client):
+    body = {"_data": {"Ws1_avg": 3}, "_samples": [{"Ws1_avg": 3}, {"Ws1_avg": "x"}]}
+    problem = _problem(folder_client.post("/models/wind-turbine/predict?explain=1", json=body), 422)
+    assert problem["errors"] == [
+        {"detail": "expected a number, got 'x'", "pointer": "#/_samples/1/Ws1_avg"}
+    ]
+    assert problem["detail"].startswith("_samples: row 1")

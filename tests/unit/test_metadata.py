@@ -500,3 +500,41 @@ def test_an_invalid_column_name_is_a_bundle_error():
     model = LogisticRegression().fit(frame, [0, 1])
     with pytest.raises(BundleError, match="invalid"):
         complete_metadata(model, ModelMetadata())
+
+
+def test_the_common_column_transformer_with_imputers_and_encoders():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    frame = pd.DataFrame({"job": ["a", "b", None, "a"] * 5, "age": [20.0, None, 40.0, 50.0] * 5})
+    categorical = Pipeline(
+        [("impute", SimpleImputer(strategy="most_frequent")), ("encode", OneHotEncoder())]
+    )
+    numeric = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())])
+    both = ColumnTransformer([("cat", categorical, ["job"]), ("num", numeric, ["age"])])
+    model = Pipeline([("prep", both), ("clf", LogisticRegression())]).fit(frame, [0, 1] * 10)
+    metadata = complete_metadata(model, ModelMetadata())
+    assert metadata.feature("job").type is FeatureType.CATEGORICAL
+    assert metadata.feature("job").categories == ["a", "b"]
+    assert metadata.allows_nan is True
+    scaled_only = ColumnTransformer(
+        [("cat", categorical, ["job"]), ("num", StandardScaler(), ["age"])]
+    )
+    unsafe = Pipeline([("prep", scaled_only), ("clf", LogisticRegression())]).fit(
+        frame.fillna({"age": 0}), [0, 1] * 10
+    )
+    assert infer_allows_nan(unsafe) is False  # NaN in age would reach the logistic regression
+
+
+def test_wrapped_models_are_explained_as_a_whole():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import LinearRegression
+
+    X = _numbers()
+    wrapped = TransformedTargetRegressor(LinearRegression(), func=np.log1p, inverse_func=np.expm1)
+    wrapped.fit(X, np.abs(X[:, 0]) + 1)
+    assert infer_explainer(wrapped, NAMES) == "permutation"
+    calibrated = make_pipeline(StandardScaler(), CalibratedClassifierCV(LogisticRegression(), cv=2))
+    calibrated.fit(X, (X[:, 0] > 0).astype(int))
+    assert infer_explainer(calibrated, NAMES) == "permutation"

@@ -95,6 +95,8 @@ async def _modelport_error(request: Request, error: Exception) -> Response:
     errors = None
     if isinstance(error, InvalidInputError):
         source = getattr(request.state, "input_source", None)
+        if error.within:
+            source = InputSource("json", "/" + error.within)
         errors = [locate(problem, source) for problem in error.problems]
     elif isinstance(error, RequestError) and error.parameter:
         errors = [{"detail": str(error), "parameter": error.parameter}]

@@ -193,6 +193,6 @@ def _answer(predictor: Predictor, payload: Payload, proba: bool, explain: bool) 
             try:
                 background = predictor.validate(payload.samples)
             except InvalidInputError as error:
-                raise InvalidInputError.single(f"_samples: {error}") from None
+                raise InvalidInputError(error.problems, error.total, within="_samples") from None
         result["explanation"] = predictor.explain(X, background=background)
     return result
