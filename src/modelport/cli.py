@@ -8,12 +8,14 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from modelport._version import __version__
-from modelport.errors import ModelportError
-from modelport.settings import Settings, warn_unknown_variables
+from modelport.errors import ConfigurationError, ModelportError
+from modelport.settings import ENV_PREFIX, Settings, warn_unknown_variables
 
 app = typer.Typer(
     name="modelport",
@@ -28,8 +30,18 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(error: ModelportError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+    err.print("[bold red]error:[/]", escape(str(error)), highlight=False)
     raise typer.Exit(1) from None
+
+
+def _settings(**given: Any) -> Settings:
+    """Settings from flags given (None: not given) over the environment; one red line if bad."""
+    try:
+        return Settings(**{key: value for key, value in given.items() if value is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        _fail(ConfigurationError(f"invalid {name}: {first['msg']}"))
 
 
 def _version(value: bool) -> None:
@@ -88,7 +100,7 @@ def inspect(
     from modelport.bundle import load_bundle
     from modelport.introspection import family
 
-    settings = Settings()
+    settings = _settings()
     try:
         loaded = load_bundle(bundle, sha256=sha256, trusted_types=settings.trusted_types)
     except ModelportError as error:
@@ -171,7 +183,7 @@ def predict(
     from modelport.errors import InvalidInputError
     from modelport.predictor import Predictor
 
-    settings = Settings()
+    settings = _settings()
     text = sys.stdin.read() if data == "-" else data
     try:
         records = orjson.loads(text)
@@ -258,24 +270,17 @@ def serve(
     ] = None,
 ) -> None:
     """Serve bundles over HTTP: the classic routes, docs at /docs."""
-    from pydantic import ValidationError
-
     from modelport.api.server import serve as run_server
 
-    given: dict[str, Any] = {
-        "bundle_path": bundle,
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "default_model": default_model,
-        "log_level": log_level,
-        "reload_interval": reload_interval,
-    }
-    try:
-        settings = Settings(**{key: value for key, value in given.items() if value is not None})
-    except ValidationError as error:
-        first = error.errors()[0]
-        _fail(ModelportError(f"invalid setting {first['loc'][0]}: {first['msg']}"))
+    settings = _settings(
+        bundle_path=bundle,
+        host=host,
+        port=port,
+        workers=workers,
+        default_model=default_model,
+        log_level=log_level,
+        reload_interval=reload_interval,
+    )
     try:
         run_server(settings)
     except ModelportError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     debug: bool = False
     """Log request bodies and model timings; never shows tracebacks to clients."""
 
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """Log level of the server: debug, info, warning or error."""
 
     @field_validator("trusted_types", "api_keys", "admin_keys", mode="before")

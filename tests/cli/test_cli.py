@@ -200,3 +200,23 @@ def test_unknown_modelport_variables_are_warned_about(monkeypatch: pytest.Monkey
         UserWarning, match="MODELPORT_MAX_ROW is set but modelport has no such setting"
     ):
         invoke("example", "--list")
+
+
+def test_rich_markup_in_an_error_is_printed_as_text(tmp_path: Path):
+    result = invoke("inspect", str(tmp_path / "[bold]x[/].joblib"))
+    assert result.exit_code == 1
+    assert "[bold]x[/].joblib" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("MODELPORT_MAX_ROWS", "abc"), ("MODELPORT_LOG_LEVEL", "loud")]
+)
+def test_a_bad_setting_is_one_red_line(
+    monkeypatch: pytest.MonkeyPatch, example_dir: Path, name: str, value: str
+):
+    monkeypatch.setenv(name, value)
+    command = "inspect" if name.endswith("ROWS") else "serve"
+    result = invoke(command, str(example_dir / "wind-turbine.joblib"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: invalid {name}")
+    assert "Traceback" not in result.stderr
