@@ -116,6 +116,9 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
         tmp.write(data)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)  # as open() would: the server may run as another user
     os.replace(tmp.name, path)
     return hashlib.sha256(data).hexdigest()
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import NotSupportedError, PredictionError
-from modelport.introspection import final_estimator, infer_explainer, preprocessor
+from modelport.introspection import final_estimator, infer_explainer, preprocessor, shap_installed
 from modelport.metadata import FeatureType, Task
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Explainer:
 
     def __init__(self, predictor: Predictor, background: Any | None) -> None:
         metadata = predictor.metadata
-        if metadata.input_kind == "text" or not _shap_available():
+        if metadata.input_kind == "text" or not shap_installed():
             raise NotSupportedError(_why_not_explainable(metadata.input_kind))
         self.predictor = predictor
         self.estimator = predictor.bundle.estimator
@@ -141,14 +141,6 @@ def _all_numeric(data: Any) -> bool:
     if isinstance(data, pd.DataFrame):
         return all(pd.api.types.is_numeric_dtype(dtype) for dtype in data.dtypes)
     return np.asarray(data).dtype.kind in "fiub"
-
-
-def _shap_available() -> bool:
-    try:
-        import shap  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _why_not_explainable(input_kind: str | None) -> str:

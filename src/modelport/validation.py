@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from modelport.errors import MAX_PROBLEMS, FieldProblem, InvalidInputError
-from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
+from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, to_plain
 
 _NUMBER_TYPES = frozenset({int, float})
-_TRUE = frozenset({"true", "yes", "1", "t", "y"})
-_FALSE = frozenset({"false", "no", "0", "f", "n"})
+_TRUE = frozenset({"true", "yes", "1", "t", "y", "on"})
+_FALSE = frozenset({"false", "no", "0", "f", "n", "off"})
 _SHOWN_CATEGORIES = 10
 
 
@@ -103,11 +103,7 @@ def to_records(X: Any, metadata: ModelMetadata) -> list[dict[str, Any]]:
         return [{metadata.feature_names[0]: text} for text in X]
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=metadata.feature_names)
     frame = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    return [{str(k): to_plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _assemble(
@@ -249,14 +245,20 @@ def _to_boolean(spec: FeatureSpec, values: list[Any]) -> tuple[np.ndarray, list[
             array[i] = math.nan
         elif isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
             array[i] = float(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            array[i] = float(value.strip().lower() in _TRUE)
+        elif isinstance(value, str) and (word := parse_boolean(value)) is not None:
+            array[i] = float(word)
         else:
             array[i] = math.nan
             problems.append(FieldProblem(_wrong(value, "true or false"), i, spec.name))
     if not problems and not np.isnan(array).any():
         return array.astype(bool), problems
     return array, problems
+
+
+def parse_boolean(text: str) -> bool | None:
+    """`true`/`yes`/`1`/`on` and their opposites, any case; None for anything else."""
+    lowered = text.strip().lower()
+    return True if lowered in _TRUE else False if lowered in _FALSE else None
 
 
 def _to_category(spec: FeatureSpec, values: list[Any]) -> tuple[np.ndarray, list[FieldProblem]]:

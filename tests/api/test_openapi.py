@@ -19,7 +19,7 @@ def test_each_model_has_its_paths(document, name):
 
 
 def test_record_schema_follows_the_metadata(document, example_bundles):
-    schema = document["components"]["schemas"]["BankMarketingRecord"]
+    schema = document["components"]["schemas"]["bank-marketing.Record"]
     job = schema["properties"]["job"]
     metadata = example_bundles["bank-marketing"].metadata
     assert job["enum"][:-1] == metadata.feature("job").categories
@@ -70,3 +70,17 @@ def test_docs_page_loads_its_assets_locally(folder_client):
     assert "cdn" not in html.lower()
     assert "/static-offline-docs/swagger-ui-bundle.js" in html
     assert folder_client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_similar_model_names_get_their_own_schemas(serve, tmp_path):
+    import joblib
+    from sklearn.linear_model import LinearRegression
+
+    for name, n in (("my-model", 1), ("my_model", 2)):
+        joblib.dump(
+            LinearRegression().fit([[0.0] * n, [1.0] * n], [0.0, 1.0]), tmp_path / f"{name}.joblib"
+        )
+    with serve(tmp_path) as client:
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert len(schemas["my-model.Record"]["properties"]) == 1
+    assert len(schemas["my_model.Record"]["properties"]) == 2

@@ -555,3 +555,19 @@ def test_what_is_inferred_at_load_time_is_not_stored(tmp_path: Path):
     assert not {"input_kind", "is_explainable", "allows_nan"} & set(stored)
     assert stored["task"] == "BINARY_CLASSIFICATION"
     assert [feature["default"] for feature in stored["features"]] == [-1, 0, -1]
+
+
+def test_saved_bundles_are_readable_by_others_as_open_would_make_them(tmp_path: Path):
+    import os
+    import stat
+
+    from sklearn.linear_model import LinearRegression
+
+    from modelport import save_bundle
+
+    umask = os.umask(0o022)
+    try:
+        save_bundle(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), tmp_path / "m.joblib")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m.joblib").stat().st_mode) == 0o644

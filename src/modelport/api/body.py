@@ -17,11 +17,10 @@ from modelport.errors import (
     RequestError,
     UnsupportedMediaTypeError,
 )
+from modelport.validation import parse_boolean
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 TEMPLATE_KEYS = frozenset({"_data", "_samples"})
 MAX_CSV_COLUMNS = 4096
 INLINE_PARSE_BYTES = 256 * 1024
@@ -154,13 +153,11 @@ def query_flag(request: Request, name: str) -> bool:
         RequestError: a value that is not a boolean (names the parameter).
     """
     value = request.query_params.get(name)
-    if value is None:
+    if value is None or not value.strip():
         return False
-    lowered = value.strip().lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered in FALSE_WORDS:
-        return False
+    flag = parse_boolean(value)
+    if flag is not None:
+        return flag
     raise RequestError(
         f"query parameter {name} must be 1 or 0 (true or false), not {value[:20]!r}", name
     )

@@ -7,6 +7,8 @@ clients and API fuzzers send values the model accepts.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from fastapi import FastAPI
@@ -87,10 +89,8 @@ def build_document(app: FastAPI, registry: Registry) -> dict[str, Any]:
 
 
 def _record_name(model: str) -> str:
-    return (
-        "".join(part.capitalize() for part in model.replace(".", "-").replace("_", "-").split("-"))
-        + "Record"
-    )
+    """Model names already fit OpenAPI's component-name pattern: keep them, so none collide."""
+    return f"{model}.Record"
 
 
 def record_schema(metadata: ModelMetadata) -> dict[str, Any]:
@@ -254,14 +254,11 @@ def model_paths(entry: ModelEntry, prefix: str) -> dict[str, Any]:
 
 
 def _csv(metadata: ModelMetadata) -> str:
-    names = metadata.feature_names
-    rows = [",".join(_cell(row.get(name)) for name in names) for row in metadata.examples[:3]]
-    return "\n".join([",".join(names), *rows]) + "\n"
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return f'"{text}"' if "," in text or '"' in text else text
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=metadata.feature_names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(metadata.examples[:3])
+    return buffer.getvalue()
 
 
 def _prediction_schema(metadata: ModelMetadata) -> dict[str, Any]:
