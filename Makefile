@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install chromium format lint test demo clean
+.PHONY: install chromium wrk format lint test bench demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -19,13 +19,21 @@ install: $(BIN)/.installed
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y chromium)
 
+# The benchmark's load generator, from Debian's packages.
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y wrk)
+
+# modelport against tutorial-style Flask and FastAPI servers; writes bench/results/.
+bench: install wrk
+	$(BIN)/python bench/run.py
+
 format: install
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 lint: install
-	$(BIN)/ruff format --check src tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
 test: lint chromium

@@ -9,7 +9,7 @@ from pydantic import create_model
 
 model = joblib.load(os.environ["BENCH_MODEL_PATH"])
 # The tutorials' `class Row(BaseModel): f0: float ...`, written out for the model's columns.
-Row = create_model("Row", **{name: (float, ...) for name in model.feature_names_in_})
+Row = create_model("Row", **dict.fromkeys(model.feature_names_in_, (float, ...)))
 app = FastAPI()
 
 
