@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
     """Most rows one request or call may hold; more is an invalid-input error."""
 
+    batching: bool = True
+    """Coalesce concurrent requests into one model call (no added wait when idle)."""
+
+    max_batch_rows: int = Field(default=256, ge=1)
+    """Rows past which no more requests join a batch; a bigger request runs alone."""
+
+    max_batch_wait: float = Field(default=0.0, ge=0, le=1)
+    """Seconds an idle model waits for company before a call; 0: a lone request never waits."""
+
     max_explain_rows: int = Field(default=100, ge=1)
     """Most rows one request may ask to explain; explanations cost far more than predictions."""
 

@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
 from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
+from modelport.api.dispatch import Dispatcher
 from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.metrics = metrics
+    app.state.dispatch = Dispatcher(settings, metrics)
     app.state.draining = False
     app.state.started_at = time.time()
     install_problem_handlers(app)

@@ -74,10 +74,9 @@ class Metrics:
             ["model", "outcome"], registry=self.registry,
         )  # fmt: skip
 
-    def observe_rows(self, model: str, n_rows: int) -> None:
-        """Count one call to the model with `n_rows` rows."""
+    def count_rows(self, model: str, n_rows: int) -> None:
+        """Count the rows a request had predicted (model calls are observed by the batcher)."""
         self.rows.labels(model).inc(n_rows)
-        self.rows_per_call.labels(model).observe(n_rows)
 
     def render(self) -> bytes:
         """The text exposition format, summed over workers in multiprocess mode."""

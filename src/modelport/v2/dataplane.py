@@ -88,29 +88,30 @@ def _label_datatype(predictor: Predictor) -> str:
     return datatype_of(np.asarray(classes)) if classes is not None else "BYTES"
 
 
-def infer(predictor: Predictor, request: InferRequest) -> list[Tensor]:
-    """Validate the tensors as the model's features, predict, and shape the outputs.
+def requested_outputs(request: InferRequest, predictor: Predictor) -> list[str]:
+    """The outputs asked for (`predict` when none is), each once.
 
     Raises:
-        RequestError: tensors that don't fit the model (the route answers 400).
-        InvalidInputError: values the metadata refuses (also 400 under /v2).
+        RequestError: an output this model does not have.
     """
-    X = predictor.validate_columns(to_columns(request.inputs, predictor.metadata))
     requested = list(dict.fromkeys(output["name"] for output in request.outputs)) or [PREDICT]
     unknown = [name for name in requested if name not in (PREDICT, PREDICT_PROBA)]
     if unknown:
         raise RequestError(
             f"unknown output {unknown[0]!r}; this model has {PREDICT!r} and {PREDICT_PROBA!r}"
         )
-    tensors = []
-    for name in requested:
-        if name == PREDICT:
-            labels = np.asarray(predictor.predict(X))
-            tensors.append(Tensor(PREDICT, datatype_of(labels), [len(labels)], labels))
-        else:
-            proba = predictor.predict_proba_array(X)
-            tensors.append(Tensor(PREDICT_PROBA, "FP64", list(proba.shape), proba))
-    return tensors
+    if PREDICT_PROBA in requested and not predictor.has_proba:
+        predictor.predict_proba_array([])  # raises the NotSupportedError that says why
+    return requested
+
+
+def to_tensor(name: str, rows: list[Any]) -> Tensor:
+    """One output from the per-row results of `predict` (labels) or `predict_proba` (dicts)."""
+    if name == PREDICT:
+        labels = np.asarray(rows)
+        return Tensor(PREDICT, datatype_of(labels), [len(labels)], labels)
+    proba = np.array([list(row.values()) for row in rows], dtype=np.float64)
+    return Tensor(PREDICT_PROBA, "FP64", list(proba.shape), proba)
 
 
 def to_columns(inputs: list[Tensor], metadata: ModelMetadata) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelport.api.body import Payload, query_flag, read_payload
+from modelport.api.dispatch import Dispatcher
 from modelport.api.problems import InputSource
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
@@ -79,7 +80,7 @@ def _predictor(request: Request, name: str | None) -> Predictor:
 
 
 def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:
-    request.app.state.metrics.observe_rows(request.state.model, len(result["prediction"]))
+    request.app.state.metrics.count_rows(request.state.model, len(result["prediction"]))
     return result
 
 
@@ -122,7 +123,7 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     payload = await read_payload(request, request.app.state.settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    result = await run_in_threadpool(_answer, predictor, payload, proba, explain)
+    result = await _answer(request, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
 
 
@@ -136,7 +137,7 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
         if k not in RESERVED_QUERY
     }
     request.state.input_source = InputSource("query")
-    result = await run_in_threadpool(_answer, predictor, Payload(records=record), proba, explain)
+    result = await _answer(request, predictor, Payload(records=record), proba, explain)
     return json_response(_rows_predicted(request, result))
 
 
@@ -145,7 +146,7 @@ async def preprocess(request: Request, name: str | None = None) -> Response:
     predictor = _predictor(request, name)
     payload = await read_payload(request, request.app.state.settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    X = _validate(predictor, payload)
+    X = await _validate(request.app.state.dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
 
 
@@ -173,26 +174,38 @@ async def text_query(request: Request, name: str | None = None) -> Response:
     return json_response(await run_in_threadpool(answer))
 
 
-def _validate(predictor: Predictor, payload: Payload) -> Any:
+async def _validate(dispatch: Dispatcher, predictor: Predictor, payload: Payload) -> Any:
     if payload.columns is not None:
-        return predictor.validate_columns(payload.columns)
-    return predictor.validate(payload.records)
+        return await dispatch.validate(predictor, payload.columns, columns=True)
+    return await dispatch.validate(predictor, payload.records)
 
 
-def _answer(predictor: Predictor, payload: Payload, proba: bool, explain: bool) -> dict[str, Any]:
-    """Validate, predict and explain: the blocking part, run off the event loop."""
-    X = _validate(predictor, payload)
-    if explain and not predictor.metadata.is_explainable and payload.samples is None:
+async def _answer(
+    request: Request, predictor: Predictor, payload: Payload, proba: bool, explain: bool
+) -> dict[str, Any]:
+    """Validate (inline when small), predict through the batcher, explain off the loop."""
+    dispatch: Dispatcher = request.app.state.dispatch
+    X = await _validate(dispatch, predictor, payload)
+    if explain:
+        return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
+    if proba and not predictor.has_proba:
+        predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
+    method = "predict_proba" if proba else "predict"
+    return {"prediction": await dispatch.batcher(predictor, method, request.state.model)(X)}
+
+
+def _explained(predictor: Predictor, X: Any, samples: Any, proba: bool) -> dict[str, Any]:
+    """Predictions and their explanations: the slow path, unbatched, off the event loop."""
+    if not predictor.metadata.is_explainable and samples is None:
         predictor.explain(X)  # raises the NotSupportedError that says why
     result: dict[str, Any] = {
         "prediction": predictor.predict_proba(X) if proba else predictor.predict(X)
     }
-    if explain:
-        background = None
-        if payload.samples is not None:
-            try:
-                background = predictor.validate(payload.samples)
-            except InvalidInputError as error:
-                raise InvalidInputError(error.problems, error.total, within="_samples") from None
-        result["explanation"] = predictor.explain(X, background=background)
+    background = None
+    if samples is not None:
+        try:
+            background = predictor.validate(samples)
+        except InvalidInputError as error:
+            raise InvalidInputError(error.problems, error.total, within="_samples") from None
+    result["explanation"] = predictor.explain(X, background=background)
     return result

@@ -8,10 +8,11 @@ from starlette.responses import Response
 
 from modelport._version import __version__
 from modelport.api.body import read_body
+from modelport.api.dispatch import Dispatcher
 from modelport.api.routes.classic import json_response
 from modelport.predictor import Predictor
 from modelport.registry import Registry
-from modelport.v2.dataplane import infer, model_metadata
+from modelport.v2.dataplane import model_metadata, requested_outputs, to_columns, to_tensor
 from modelport.v2.tensors import HEADER_LENGTH, decode_request, encode_response
 
 EXTENSIONS = ["binary_tensor_data"]
@@ -79,7 +80,15 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     served, predictor = _resolve(request, name, version)
     body = await read_body(request, request.app.state.settings.max_body_bytes)
     decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
-    outputs = await run_in_threadpool(infer, predictor, decoded)
-    request.app.state.metrics.observe_rows(name, outputs[0].shape[0] if outputs[0].shape else 0)
+    requested = requested_outputs(decoded, predictor)
+    dispatch: Dispatcher = request.app.state.dispatch
+    X = await dispatch.validate(
+        predictor, to_columns(decoded.inputs, predictor.metadata), columns=True
+    )
+    outputs = [
+        to_tensor(output, await dispatch.batcher(predictor, output, name)(X))
+        for output in requested
+    ]
+    request.app.state.metrics.count_rows(name, len(X))
     content, headers = encode_response(name, served, decoded, outputs)
     return Response(content, 200, headers=headers)

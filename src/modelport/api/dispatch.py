@@ -1,0 +1,57 @@
+"""Per model and method, the batcher that coalesces concurrent requests into one call."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from modelport.api.metrics import Metrics
+from modelport.batching import Batcher
+from modelport.predictor import Predictor
+from modelport.settings import Settings
+
+INLINE_CELLS = 2_000
+"""Inputs up to this many values are validated on the event loop: a thread hop costs more."""
+
+
+class Dispatcher:
+    """Hands out one Batcher per (predictor, method); a reloaded model gets fresh ones."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._batchers: weakref.WeakKeyDictionary[Predictor, dict[str, Batcher]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def batcher(self, predictor: Predictor, method: str, model: str) -> Batcher:
+        """The batcher for `predictor.<method>` (`predict` or `predict_proba`)."""
+        per_method = self._batchers.setdefault(predictor, {})
+        if method not in per_method:
+            rows_per_call = self.metrics.rows_per_call.labels(model)
+            per_method[method] = Batcher(
+                getattr(predictor, method),
+                max_batch_rows=self.settings.max_batch_rows if self.settings.batching else 1,
+                max_batch_wait=self.settings.max_batch_wait,
+                on_call=rows_per_call.observe,
+            )
+        return per_method[method]
+
+    async def validate(self, predictor: Predictor, rows: Any, *, columns: bool = False) -> Any:
+        """Validate small inputs inline, big ones off the event loop."""
+        check = predictor.validate_columns if columns else predictor.validate
+        if _cells(rows, columns) <= INLINE_CELLS:
+            return check(rows)
+        return await run_in_threadpool(check, rows)
+
+
+def _cells(rows: Any, columns: bool) -> int:
+    if columns:
+        return sum(len(v) for v in rows.values()) if isinstance(rows, dict) else INLINE_CELLS + 1
+    if isinstance(rows, dict):
+        return len(rows)
+    if isinstance(rows, list):
+        return sum(len(row) if isinstance(row, dict) else 1 for row in rows[: INLINE_CELLS + 1])
+    return 1

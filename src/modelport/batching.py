@@ -1,0 +1,129 @@
+"""Adaptive batching: concurrent calls coalesced into one model call.
+
+No added wait when the model is idle (a lone request runs at once); while a call runs, the
+requests that arrive queue up and go together in the next one, so batches grow with load.
+A batch that fails is retried one request at a time, so one bad request fails only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_MAX_BATCH_ROWS = 256
+
+
+@dataclass
+class _Item:
+    X: Any
+    rows: int
+    future: asyncio.Future[list[Any]]
+
+
+class Batcher:
+    """Runs `call` on the rows of many concurrent requests at once; answers each its own rows.
+
+    Args:
+        call: blocking function from model input to one result per row (a list).
+        max_batch_rows: rows past which no more requests join a batch (a bigger request
+            runs alone, never split).
+        max_batch_wait: seconds an idle batcher waits for company before calling; 0 means a
+            lone request never waits.
+        on_call: told the number of rows of every model call (for metrics).
+
+    Example:
+        >>> batcher = Batcher(predictor.predict)  # doctest: +SKIP
+        >>> labels = await batcher(X)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        call: Callable[[Any], Sequence[Any]],
+        *,
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        max_batch_wait: float = 0.0,
+        on_call: Callable[[int], None] | None = None,
+    ) -> None:
+        self.call = call
+        self.max_batch_rows = max_batch_rows
+        self.max_batch_wait = max_batch_wait
+        self.on_call = on_call or (lambda rows: None)
+        self._pending: list[_Item] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def __call__(self, X: Any) -> list[Any]:
+        """This request's results, computed in whatever batch it joins."""
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Item(X, len(X), future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        if self.max_batch_wait > 0:
+            await asyncio.sleep(self.max_batch_wait)
+        while self._pending:
+            batch = self._take()
+            try:
+                results = await asyncio.to_thread(self._run, batch)
+            except Exception as error:  # never leave a request waiting forever
+                results = [error] * len(batch)
+            for item, result in zip(batch, results, strict=True):
+                if item.future.done():
+                    continue  # the client went away
+                if isinstance(result, BaseException):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+
+    def _take(self) -> list[_Item]:
+        """The oldest requests, up to `max_batch_rows` rows (always at least one request)."""
+        batch, rows = [self._pending[0]], self._pending[0].rows
+        for item in self._pending[1:]:
+            if rows + item.rows > self.max_batch_rows:
+                break
+            batch.append(item)
+            rows += item.rows
+        del self._pending[: len(batch)]
+        return batch
+
+    def _run(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
+        """One model call for the batch; on failure, one call per request to find the culprit."""
+        if len(batch) > 1:
+            try:
+                combined = self.call(_concat([item.X for item in batch]))
+                self.on_call(sum(item.rows for item in batch))
+                return _split(combined, [item.rows for item in batch])
+            except Exception:
+                pass  # one request's rows broke the batch: answer each alone
+        results: list[list[Any] | BaseException] = []
+        for item in batch:
+            try:
+                results.append(list(self.call(item.X)))
+                self.on_call(item.rows)
+            except Exception as error:
+                results.append(error)
+        return results
+
+
+def _concat(parts: list[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, pd.DataFrame):
+        return pd.concat(parts, ignore_index=True)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    return [row for part in parts for row in part]
+
+
+def _split(results: Sequence[Any], sizes: list[int]) -> list[list[Any] | BaseException]:
+    out: list[list[Any] | BaseException] = []
+    start = 0
+    for size in sizes:
+        out.append(list(results[start : start + size]))
+        start += size
+    return out
