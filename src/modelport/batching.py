@@ -8,6 +8,7 @@ A batch that fails is retried one request at a time, so one bad request fails on
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_MAX_BATCH_ROWS = 256
+INLINE_SECONDS = 0.001
+"""Calls that typically take less than this run on the event loop, not in a thread."""
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Batcher:
         self.on_call = on_call or (lambda rows: None)
         self._pending: list[_Item] = []
         self._worker: asyncio.Task[None] | None = None
+        self._typical_seconds = float("inf")  # unknown until measured: start off the loop
 
     async def __call__(self, X: Any) -> list[Any]:
         """This request's results, computed in whatever batch it joins."""
@@ -70,7 +74,10 @@ class Batcher:
         while self._pending:
             batch = self._take()
             try:
-                results = await asyncio.to_thread(self._run, batch)
+                if self._typical_seconds < INLINE_SECONDS:
+                    results = self._run(batch)  # a thread hop would cost more than the model
+                else:
+                    results = await asyncio.to_thread(self._run, batch)
             except Exception as error:  # never leave a request waiting forever
                 results = [error] * len(batch)
             for item, result in zip(batch, results, strict=True):
@@ -93,6 +100,16 @@ class Batcher:
         return batch
 
     def _run(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
+        started = time.perf_counter()
+        results = self._call_batch(batch)
+        seconds = time.perf_counter() - started
+        previous = self._typical_seconds
+        self._typical_seconds = (
+            seconds if previous == float("inf") else 0.8 * previous + 0.2 * seconds
+        )
+        return results
+
+    def _call_batch(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
         """One model call for the batch; on failure, one call per request to find the culprit."""
         if len(batch) > 1:
             try:

@@ -7,10 +7,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+import sklearn
 
 from modelport.bundle import ModelBundle
 from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError, PredictionError
 from modelport.metadata import ModelMetadata, Task, to_plain
+from modelport.runtime import numpy_twin
 from modelport.validation import validate_columns, validate_records
 
 _LOCATE_LIMIT = 200
@@ -37,7 +39,14 @@ class Predictor:
         self, bundle: ModelBundle, *, max_rows: int = 10_000, max_explain_rows: int = 100
     ) -> None:
         self.bundle = bundle
-        self.runtime: Runtime = bundle.estimator
+        twin = numpy_twin(bundle.estimator, bundle.metadata)
+        self.runtime: Runtime = twin if twin is not None else bundle.estimator
+        # What validation builds: numpy for the twin, else what the model needs.
+        self._input_metadata = (
+            bundle.metadata
+            if twin is None
+            else bundle.metadata.model_copy(update={"input_kind": "numpy"})
+        )
         self.max_rows = max_rows
         self.max_explain_rows = max_explain_rows
         self._explainer: Any = None
@@ -56,11 +65,11 @@ class Predictor:
 
     def validate(self, records: Any) -> Any:
         """Records (a dict or a list of dicts) → the model's input."""
-        return validate_records(records, self.metadata, max_rows=self.max_rows)
+        return validate_records(records, self._input_metadata, max_rows=self.max_rows)
 
     def validate_columns(self, columns: Any) -> Any:
         """Columns (name → list of values) → the model's input."""
-        return validate_columns(columns, self.metadata, max_rows=self.max_rows)
+        return validate_columns(columns, self._input_metadata, max_rows=self.max_rows)
 
     def predict(self, X: Any) -> list[Any]:
         """Labels (classifiers) or values (regressors), one per row, as plain Python."""
@@ -120,7 +129,9 @@ class Predictor:
     def _call(self, method: str, X: Any) -> Any:
         """Run the model; input it rejects becomes an InvalidInputError naming the rows."""
         try:
-            return getattr(self.runtime, method)(X)
+            # Validation already refused NaN and infinity where they don't belong.
+            with sklearn.config_context(assume_finite=True):
+                return getattr(self.runtime, method)(X)
         except (ValueError, TypeError, KeyError, IndexError) as error:
             raise self._rejection(method, X, error) from error
 

@@ -17,6 +17,7 @@ _NUMBER_TYPES = frozenset({int, float})
 _TRUE = frozenset({"true", "yes", "1", "t", "y", "on"})
 _FALSE = frozenset({"false", "no", "0", "f", "n", "off"})
 _SHOWN_CATEGORIES = 10
+_NUMBERS = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER})
 
 
 def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) -> Any:
@@ -53,6 +54,10 @@ def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) ->
         problems += [
             _unknown_feature(key, metadata, None if single else first_row[key]) for key in named
         ]
+    if not problems:
+        matrix = _all_numbers(rows, metadata)
+        if matrix is not None:
+            return matrix
     columns = {name: [row.get(name) for row in rows] for name in metadata.feature_names}
     hidden = len(unknown) - min(len(unknown), MAX_PROBLEMS)
     return _assemble(columns, len(rows), metadata, problems, single=single, hidden=hidden)
@@ -95,6 +100,28 @@ def validate_columns(columns: Mapping[str, Any], metadata: ModelMetadata, *, max
         for name in metadata.feature_names
     }
     return _assemble(full, n_rows, metadata, [], single=False)
+
+
+def _all_numbers(rows: list[Mapping[str, Any]], metadata: ModelMetadata) -> np.ndarray | None:
+    """The common case in one numpy call: numbers for every feature of a numeric model.
+
+    Anything else (a missing value, a string that is not a number, a fraction for an
+    integer feature) returns None, and the column-by-column path gives the answer and the
+    errors; both paths give the same array for the same valid rows.
+    """
+    if metadata.input_kind != "numpy" or not all(f.type in _NUMBERS for f in metadata.features):
+        return None
+    names = metadata.feature_names
+    try:
+        matrix = np.array([[row[name] for name in names] for row in rows], dtype=np.float64)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if matrix.shape != (len(rows), len(names)) or not np.isfinite(matrix).all():
+        return None
+    integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
+    if integers and (np.mod(matrix[:, integers], 1) != 0).any():
+        return None
+    return matrix
 
 
 def to_records(X: Any, metadata: ModelMetadata) -> list[dict[str, Any]]:
