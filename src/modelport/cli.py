@@ -268,6 +268,9 @@ def serve(
     reload_interval: Annotated[
         float | None, typer.Option(help="Seconds between checks of the bundle files (0: off).")
     ] = None,
+    runtime: Annotated[
+        str | None, typer.Option(help="native, onnx (a compiled copy, once it agrees) or auto.")
+    ] = None,
 ) -> None:
     """Serve bundles over HTTP: the classic routes, docs at /docs."""
     from modelport.api.server import serve as run_server
@@ -280,6 +283,7 @@ def serve(
         default_model=default_model,
         log_level=log_level,
         reload_interval=reload_interval,
+        runtime=runtime,
     )
     try:
         run_server(settings)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from modelport.metadata import ModelMetadata, Task, to_plain
 from modelport.runtime import numpy_twin
 from modelport.validation import validate_columns, validate_records
 
+logger = logging.getLogger("modelport.runtime")
+RuntimeName = Literal["native", "onnx", "auto"]
 _LOCATE_LIMIT = 200
 """Rows tried one by one to name those a model rejects; past this the error names none."""
 
@@ -36,11 +39,18 @@ class Predictor:
     """
 
     def __init__(
-        self, bundle: ModelBundle, *, max_rows: int = 10_000, max_explain_rows: int = 100
+        self,
+        bundle: ModelBundle,
+        *,
+        max_rows: int = 10_000,
+        max_explain_rows: int = 100,
+        runtime: RuntimeName = "native",
     ) -> None:
         self.bundle = bundle
-        twin = numpy_twin(bundle.estimator, bundle.metadata)
+        compiled = self._compiled(runtime)
+        twin = compiled or numpy_twin(bundle.estimator, bundle.metadata)
         self.runtime: Runtime = twin if twin is not None else bundle.estimator
+        self.runtime_name = "onnx" if compiled is not None else "native"
         # What validation builds: numpy for the twin, else what the model needs.
         self._input_metadata = (
             bundle.metadata
@@ -51,6 +61,18 @@ class Predictor:
         self.max_explain_rows = max_explain_rows
         self._explainer: Any = None
         self._explainer_lock = threading.Lock()
+
+    def _compiled(self, runtime: RuntimeName) -> Any | None:
+        """The ONNX runtime when asked for and it agrees with the model; else None, logged."""
+        if runtime == "native":
+            return None
+        from modelport.onnx_runtime import compile_onnx
+
+        compiled, reason = compile_onnx(self.bundle.estimator, self.bundle.metadata)
+        if compiled is None:
+            log = logger.warning if runtime == "onnx" else logger.info
+            log("model %s runs natively: %s", self.bundle.name, reason)
+        return compiled
 
     @property
     def metadata(self) -> ModelMetadata:

@@ -231,6 +231,7 @@ class Registry:
                 bundle,
                 max_rows=self.settings.max_rows,
                 max_explain_rows=self.settings.max_explain_rows,
+                runtime=self.settings.runtime,
             )
             _smoke_test(predictor)
         except Exception as error:  # whatever a bundle does, it must not stall the other models

@@ -47,7 +47,7 @@ def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
 
 
 def _agrees(estimator: Any, twin: Any, metadata: ModelMetadata) -> bool:
-    frame = _check_rows(metadata)
+    frame = check_rows(metadata)
     methods = [m for m in ("predict", "predict_proba") if callable(getattr(estimator, m, None))]
     try:
         with warnings.catch_warnings():
@@ -64,7 +64,7 @@ def _agrees(estimator: Any, twin: Any, metadata: ModelMetadata) -> bool:
     return True
 
 
-def _check_rows(metadata: ModelMetadata) -> pd.DataFrame:
+def check_rows(metadata: ModelMetadata) -> pd.DataFrame:
     """The example rows, and random rows around the features' defaults and ranges."""
     rng = np.random.default_rng(0)
     columns = {}

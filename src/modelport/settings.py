@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
     """Most rows one request or call may hold; more is an invalid-input error."""
 
+    runtime: Literal["native", "onnx", "auto"] = "native"
+    """native: the model itself; onnx: a compiled copy, used once it agrees with the model
+    (else native, logged); auto: onnx where it agrees, quietly native elsewhere."""
+
     batching: bool = True
     """Coalesce concurrent requests into one model call (no added wait when idle)."""
 

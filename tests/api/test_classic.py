@@ -225,3 +225,16 @@ def test_request_ids_are_echoed(folder_client):
     assert len(made.headers["x-request-id"]) == 32
     hostile = folder_client.get("/health", headers={"X-Request-ID": "a\tb" + "x" * 500})
     assert hostile.headers["x-request-id"] != "a\tb" + "x" * 500
+
+
+def test_the_onnx_runtime_serves_the_same_answers(serve, example_dir, folder_client):
+    body = {"sepal length (cm)": 6.1, "petal length (cm)": 4.8, "petal width (cm)": 1.6}
+    native = folder_client.post("/models/forest-multiclass/predict?proba=1", json=body).json()
+    with serve(example_dir / "forest-multiclass.joblib", runtime="onnx") as client:
+        assert client.get("/info").json()["model"]["runtime"] == "onnx"
+        compiled = client.post("/predict?proba=1", json=body).json()
+        labels = client.post("/predict", json=[body, body]).json()
+    assert compiled["prediction"][0] == pytest.approx(native["prediction"][0], abs=1e-5)
+    assert (
+        labels["prediction"] == [max(native["prediction"][0], key=native["prediction"][0].get)] * 2
+    )

@@ -104,6 +104,7 @@ def describe(predictor: Predictor) -> dict[str, Any]:
             "task": metadata.task,
             "family": "SKLEARN_MODEL",
             "pipeline": family(estimator),
+            "runtime": predictor.runtime_name,
             "class_names": metadata.class_names,
         },
     }
