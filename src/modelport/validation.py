@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -112,8 +113,12 @@ def _all_numbers(rows: list[Mapping[str, Any]], metadata: ModelMetadata) -> np.n
     if metadata.input_kind != "numpy" or not all(f.type in _NUMBERS for f in metadata.features):
         return None
     names = metadata.feature_names
+    values = operator.itemgetter(*names)  # one C call per row, not one lookup per cell
     try:
-        matrix = np.array([[row[name] for name in names] for row in rows], dtype=np.float64)
+        if len(names) == 1:
+            matrix = np.array([[values(row)] for row in rows], dtype=np.float64)
+        else:
+            matrix = np.array([values(row) for row in rows], dtype=np.float64)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
     if matrix.shape != (len(rows), len(names)) or not np.isfinite(matrix).all():
