@@ -362,13 +362,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--servers", default="flask,fastapi,modelport", help="comma-separated")
+    parser.add_argument("--servers", default="flask,fastapi,modelport,modelport-onnx", help="comma-separated")
+    parser.add_argument("--models", default="rf,lr", help="comma-separated: rf, lr")
     args = parser.parse_args()
     servers = args.servers.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="modelport-bench-") as folder:
         work = Path(folder)
         paths, frame = build_models(work)
+        paths = {name: path for name, path in paths.items() if name in args.models.split(",")}
         floors = {name: floor(path, frame) for name, path in paths.items()}
         points, starts = [], {}
         for model, path in paths.items():
