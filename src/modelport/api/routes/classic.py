@@ -13,6 +13,7 @@ from starlette.responses import Response
 from modelport.api.body import Payload, query_flag, read_payload
 from modelport.api.dispatch import Dispatcher
 from modelport.api.problems import InputSource
+from modelport.api.routes import add_plain_route
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
 from modelport.predictor import Predictor
@@ -36,7 +37,7 @@ def install_classic_routes(app: FastAPI) -> None:
     """Each route at the root (default model) and under /models/{name}/ (every model).
 
     Routes are added to the app itself, not through an included router, so `app.routes`
-    lists every one (the auth test walks them) and matching has no extra layer.
+    lists every one (the auth test walks them).
     """
     routes: list[tuple[str, str, Handler]] = [
         ("GET", "/info", info),
@@ -47,29 +48,18 @@ def install_classic_routes(app: FastAPI) -> None:
         ("GET", "/", text_query),
     ]
     for method, path, handler in routes:
-        app.add_api_route(
-            path,
-            _at_root(handler),
-            methods=[method],
-            include_in_schema=False,
-            name=f"{handler.__name__}",
-        )
-        named = "/models/{name}" + path
-        app.add_api_route(
-            named,
-            handler,
-            methods=[method],
-            include_in_schema=False,
-            name=f"{handler.__name__}_named",
-        )
+        add_plain_route(app, path, _endpoint(handler, named=False), [method])
+        add_plain_route(app, "/models/{name}" + path, _endpoint(handler, named=True), [method])
 
 
-def _at_root(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def root(request: Request) -> Response:
-        return await handler(request, None)
+def _endpoint(handler: Handler, *, named: bool) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint: the model name, when the path has one, from the path."""
 
-    root.__name__ = f"{handler.__name__}_root"
-    return root
+    async def endpoint(request: Request) -> Response:
+        return await handler(request, request.path_params["name"] if named else None)
+
+    endpoint.__name__ = f"{handler.__name__}_named" if named else handler.__name__
+    return endpoint
 
 
 def _predictor(request: Request, name: str | None) -> Predictor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -9,6 +11,7 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.body import read_body
 from modelport.api.dispatch import Dispatcher
+from modelport.api.routes import add_plain_route
 from modelport.api.routes.classic import json_response
 from modelport.predictor import Predictor
 from modelport.registry import Registry
@@ -25,13 +28,21 @@ def install_v2_routes(app: FastAPI) -> None:
     app.add_api_route("/v2/health/ready", ready, methods=["GET"], tags=["v2"])
     for suffix in ("", "/versions/{version}"):
         base = "/v2/models/{name}" + suffix
-        app.add_api_route(base, metadata, methods=["GET"], tags=["v2"], include_in_schema=False)
-        app.add_api_route(
-            base + "/ready", model_ready, methods=["GET"], tags=["v2"], include_in_schema=False
-        )
-        app.add_api_route(
-            base + "/infer", infer_route, methods=["POST"], tags=["v2"], include_in_schema=False
-        )
+        add_plain_route(app, base, _endpoint(metadata), ["GET"])
+        add_plain_route(app, base + "/ready", _endpoint(model_ready), ["GET"])
+        add_plain_route(app, base + "/infer", _endpoint(infer_route), ["POST"])
+
+
+def _endpoint(handler: Any) -> Any:
+    """A plain Starlette endpoint (no per-request dependency solving) for a model route."""
+
+    async def endpoint(request: Request) -> Response:
+        params = request.path_params
+        response: Response = await handler(request, params["name"], params.get("version"))
+        return response
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
 
 
 async def server_metadata() -> Response:
