@@ -362,7 +362,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--servers", default="flask,fastapi,modelport,modelport-onnx", help="comma-separated")
+    parser.add_argument(
+        "--servers", default="flask,fastapi,modelport,modelport-onnx", help="comma-separated"
+    )
     parser.add_argument("--models", default="rf,lr", help="comma-separated: rf, lr")
     args = parser.parse_args()
     servers = args.servers.split(",")
