@@ -174,11 +174,8 @@ class Predictor:
 
 
 def _row(X: Any, i: int) -> Any:
-    if isinstance(X, pd.DataFrame):
-        return X.iloc[i : i + 1]
-    if isinstance(X, np.ndarray):
-        return X[i : i + 1]
-    return X[i : i + 1]
+    """Row `i` of the model input, still 2-D (a one-row frame, matrix or list)."""
+    return X.iloc[i : i + 1] if isinstance(X, pd.DataFrame) else X[i : i + 1]
 
 
 def _first_line(error: Exception) -> str:

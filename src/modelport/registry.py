@@ -182,15 +182,18 @@ class Registry:
             ModelNotFoundError: the repository has no such model.
             ModelNotReadyError: no version could be loaded (the reason is in the message).
         """
-        self._unloaded.discard(name)
-        self.refresh()
         with self._lock:
-            keys = [key for key in self._entries if key[0] == name]
-            if not keys:
+            sources = {s.key: s for s in discover(self.settings.bundle_path) if s.name == name}
+            if not sources:
                 raise ModelNotFoundError(f"the repository has no model named {name[:64]!r}")
-            for key in keys:
-                self._load(key)
-            failed = [self._entries[k] for k in keys if self._entries[k].state != "ready"]
+            self._unloaded.discard(name)
+            for key in [key for key in self._entries if key[0] == name and key not in sources]:
+                self._drop(key)
+            for key, source in sources.items():
+                if key not in self._entries:
+                    self._put(key, ModelEntry(source.name, source.version, source.path))
+                self._load(key)  # each version once, from what is on disk now
+            failed = [self._entries[k] for k in sources if self._entries[k].state != "ready"]
         if failed:
             raise ModelNotReadyError(f"model {name!r} failed to load: {failed[0].error}")
 
