@@ -133,7 +133,8 @@ def server_command(server: str, path: Path, port: int) -> tuple[list[str], str, 
             "warning",
         ]
         return command, "/predict", env
-    runtime = server.split("-", 1)[1] if "-" in server else "native"
+    # modelport, modelport-onnx, modelport-w2 (two workers), modelport-onnx-w2 ...
+    options = server.split("-")[1:]
     command = [
         sys.executable,
         "-m",
@@ -145,8 +146,8 @@ def server_command(server: str, path: Path, port: int) -> tuple[list[str], str, 
         "--log-level",
         "warning",
     ]
-    if runtime != "native":
-        command += ["--runtime", runtime]
+    for option in options:
+        command += ["--workers", option[1:]] if option.startswith("w") else ["--runtime", option]
     return command, "/predict?proba=1", env
 
 
@@ -305,7 +306,7 @@ def table(
             "floor (in-process)",
             *servers,
             *[f"{s} / fastapi" for s in ours],
-            *[f"{s} / flask" for s in ours],
+            *[f"{s} / flask" for s in ours if s == "modelport"],
         ]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
@@ -329,6 +330,7 @@ def table(
                 flask = [
                     f"{by_server[s].requests_per_s / by_server['flask'].requests_per_s:.1f}x"
                     for s in ours
+                    if s == "modelport"
                 ]
             else:
                 case = f"{rows} rows, {connections} conn: rows/s"
@@ -339,7 +341,9 @@ def table(
                     for s in ours
                 ]
                 flask = [
-                    f"{by_server[s].rows_per_s / by_server['flask'].rows_per_s:.1f}x" for s in ours
+                    f"{by_server[s].rows_per_s / by_server['flask'].rows_per_s:.1f}x"
+                    for s in ours
+                    if s == "modelport"
                 ]
             lines.append(
                 "| "
@@ -352,9 +356,9 @@ def table(
             "| cold start (process start → first answer) | - | "
             + " | ".join(cold)
             + " |"
-            + " |" * (2 * len(ours))
+            + " |" * (len(ours) + 1)
         )
-        lines.append("| peak RSS | - | " + " | ".join(rss) + " |" + " |" * (2 * len(ours)))
+        lines.append("| peak RSS | - | " + " | ".join(rss) + " |" + " |" * (len(ours) + 1))
     return "\n".join(lines) + "\n"
 
 
@@ -363,7 +367,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
-        "--servers", default="flask,fastapi,modelport,modelport-onnx", help="comma-separated"
+        "--servers",
+        default="flask,fastapi,modelport,modelport-onnx,modelport-w2",
+        help="comma-separated",
     )
     parser.add_argument("--models", default="rf,lr", help="comma-separated: rf, lr")
     args = parser.parse_args()
