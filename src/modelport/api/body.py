@@ -11,13 +11,13 @@ import pandas as pd
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from modelport.columns import parse_boolean
 from modelport.errors import (
     InvalidInputError,
     PayloadTooLargeError,
     RequestError,
     UnsupportedMediaTypeError,
 )
-from modelport.validation import parse_boolean
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
