@@ -64,7 +64,7 @@ def assemble(
     notes: list[str] = []
     given = ModelMetadata(name=name)
     if sample is not None:
-        sample = _drop_target(sample, target, notes)
+        sample = _drop_target(sample, target)
         given = _from_sample(estimator, sample, name, notes)
     else:
         notes.append("no sample given: features have no types, defaults, ranges or example rows")
@@ -76,7 +76,7 @@ def assemble(
     return Assembly(estimator=estimator, metadata=metadata, notes=notes)
 
 
-def _drop_target(sample: pd.DataFrame, target: str | None, notes: list[str]) -> pd.DataFrame:
+def _drop_target(sample: pd.DataFrame, target: str | None) -> pd.DataFrame:
     if target is None:
         return sample
     if target not in sample.columns:

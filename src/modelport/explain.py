@@ -165,7 +165,7 @@ def _encode(X: Any, predictor: Predictor) -> np.ndarray:
     for spec in predictor.metadata.features:
         column = frame[spec.name]
         if spec.type is FeatureType.CATEGORICAL:
-            categories = _categories(spec.categories, predictor)
+            categories = _categories(spec.categories)
             codes = pd.Categorical(column.astype(object), categories=categories).codes.astype(
                 np.float64
             )
@@ -178,13 +178,14 @@ def _encode(X: Any, predictor: Predictor) -> np.ndarray:
 def _decoded(method: Any, predictor: Predictor) -> Any:
     """Wrap a model method so it takes the encoded matrix `_encode` produces."""
     metadata = predictor.metadata
+    matrix_dtype = object if _has_categories(predictor) else np.float64  # once, not per batch
 
     def call(matrix: np.ndarray) -> np.ndarray:
         data: dict[str, Any] = {}
         for j, spec in enumerate(metadata.features):
             column = matrix[:, j]
             if spec.type is FeatureType.CATEGORICAL:
-                categories = _categories(spec.categories, predictor)
+                categories = _categories(spec.categories)
                 data[spec.name] = pd.Categorical.from_codes(
                     np.nan_to_num(column, nan=-1).astype(int), categories=pd.Index(categories)
                 )
@@ -195,14 +196,12 @@ def _decoded(method: Any, predictor: Predictor) -> Any:
         frame = pd.DataFrame(data)
         if metadata.input_kind == "dataframe":
             return np.asarray(method(frame))
-        return np.asarray(
-            method(frame.to_numpy(dtype=object if _has_categories(predictor) else np.float64))
-        )
+        return np.asarray(method(frame.to_numpy(dtype=matrix_dtype)))
 
     return call
 
 
-def _categories(categories: list[Any] | None, predictor: Predictor) -> list[Any]:
+def _categories(categories: list[Any] | None) -> list[Any]:
     if not categories:
         raise NotSupportedError(
             "explaining a categorical feature needs its categories in the metadata"

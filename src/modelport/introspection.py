@@ -25,8 +25,8 @@ _TREE_CLASSES = {
     "GradientBoostingClassifier",
     "GradientBoostingRegressor",
 }
-_TREE_MODULES = ("xgboost", "lightgbm", "catboost")
-_NAN_MODULES = ("xgboost", "lightgbm", "catboost")
+_BOOSTER_MODULES = ("xgboost", "lightgbm", "catboost")
+"""Boosting libraries: SHAP reads their trees natively, and they all take NaN."""
 
 
 def final_estimator(estimator: Any) -> Any:
@@ -210,7 +210,7 @@ def _nan_handling(estimator: Any) -> Literal["cleans", "passes", "rejects"]:
         if "rejects" in branches:
             return "rejects"
         return "cleans" if all(b == "cleans" for b in branches) else "passes"
-    if type(estimator).__module__.split(".")[0] in _NAN_MODULES:
+    if type(estimator).__module__.split(".")[0] in _BOOSTER_MODULES:
         return "passes"
     try:
         from sklearn.utils import get_tags
@@ -234,7 +234,7 @@ def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKi
     if _is_wrapped(estimator):  # calibration or a target transform: the final model's output
         return "permutation"  # is not the one served, so only the whole model can be explained
     module = type(final).__module__.split(".")[0]
-    if type(final).__name__ in _TREE_CLASSES or module in _TREE_MODULES:
+    if type(final).__name__ in _TREE_CLASSES or module in _BOOSTER_MODULES:
         return "tree"
     if getattr(final, "coef_", None) is not None and hasattr(final, "intercept_"):
         return "linear"

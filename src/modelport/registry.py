@@ -136,11 +136,7 @@ class Registry:
             ModelNotFoundError: no such model or version.
             ModelNotReadyError: it is still loading, or failed to load.
         """
-        entry = self.entry(name, version)
-        if entry.predictor is None:
-            why = f": {entry.error}" if entry.error else ""
-            raise ModelNotReadyError(f"model {entry.name!r} is {entry.state}{why}")
-        return entry.predictor
+        return ready_predictor(self.entry(name, version))
 
     def load_all(self) -> None:
         """Load every model version not loaded yet; a failure is recorded, not raised."""
@@ -259,6 +255,18 @@ class Registry:
         )
         logger.info("model %s version %s loaded from %s in %.2f s", *key, old.path, seconds)
         self.on_load(key[0], True)
+
+
+def ready_predictor(entry: ModelEntry) -> Predictor:
+    """The entry's predictor, once loaded.
+
+    Raises:
+        ModelNotReadyError: it is still loading, or failed to load.
+    """
+    if entry.predictor is None:
+        why = f": {entry.error}" if entry.error else ""
+        raise ModelNotReadyError(f"model {entry.name!r} is {entry.state}{why}")
+    return entry.predictor
 
 
 def _smoke_test(predictor: Predictor) -> None:

@@ -17,7 +17,7 @@ from modelport.api.routes import add_plain_route
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
 from modelport.predictor import Predictor
-from modelport.registry import Registry
+from modelport.registry import Registry, ready_predictor
 from modelport.validation import to_records
 
 RESERVED_QUERY = frozenset({"proba", "explain"})
@@ -25,7 +25,7 @@ Handler = Callable[[Request, str | None], Awaitable[Response]]
 
 
 def json_response(content: Any, status: int = 200) -> Response:
-    """Render with orjson: numpy-aware, and fails loudly on NaN rather than sending bad JSON."""
+    """Render with orjson, numpy-aware (NaN never gets here: the predictor refuses it)."""
     return Response(
         orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
         status,
@@ -64,9 +64,9 @@ def _endpoint(handler: Handler, *, named: bool) -> Callable[[Request], Awaitable
 
 def _predictor(request: Request, name: str | None) -> Predictor:
     registry: Registry = request.app.state.registry
-    predictor = registry.get(name)
-    request.state.model = registry.entry(name).name
-    return predictor
+    entry = registry.entry(name)  # one lookup per request
+    request.state.model = entry.name
+    return ready_predictor(entry)
 
 
 def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:

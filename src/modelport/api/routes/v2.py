@@ -14,7 +14,7 @@ from modelport.api.dispatch import Dispatcher
 from modelport.api.routes import add_plain_route
 from modelport.api.routes.classic import json_response
 from modelport.predictor import Predictor
-from modelport.registry import Registry
+from modelport.registry import Registry, ready_predictor
 from modelport.v2.dataplane import model_metadata, requested_outputs, to_columns, to_tensor
 from modelport.v2.tensors import HEADER_LENGTH, decode_request, encode_response
 
@@ -67,7 +67,7 @@ def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Pre
     registry: Registry = request.app.state.registry
     entry = registry.entry(name, version)
     request.state.model = entry.name
-    return entry.version, registry.get(name, entry.version)
+    return entry.version, ready_predictor(entry)
 
 
 async def metadata(request: Request, name: str, version: str | None = None) -> Response:
