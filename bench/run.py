@@ -296,18 +296,18 @@ def table(
     starts: dict[tuple[str, str], dict[str, float]],
     servers: list[str],
 ) -> str:
-    """Markdown: per model and case, each server's figure and modelport's ratios."""
+    """Markdown: per model and case, each server's figure and modelport's ratios.
+
+    Ratios are to FastAPI for every modelport server, and to Flask for the default one,
+    for whichever of those baselines ran.
+    """
     lines = []
     ours = [s for s in servers if s.startswith("modelport")]
+    pairs = [(s, "fastapi") for s in ours if "fastapi" in servers]
+    pairs += [("modelport", "flask")] if {"modelport", "flask"} <= set(servers) else []
     for model in floors:
         lines.append(f"\n### {model}\n")
-        header = [
-            "case",
-            "floor (in-process)",
-            *servers,
-            *[f"{s} / fastapi" for s in ours],
-            *[f"{s} / flask" for s in ours if s == "modelport"],
-        ]
+        header = ["case", "floor (in-process)", *servers, *[f"{a} / {b}" for a, b in pairs]]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for rows, connections in CASES:
@@ -321,44 +321,22 @@ def table(
                 figure = {
                     s: f"{p.requests_per_s:,.0f} ({p.p50_ms:.2f})" for s, p in by_server.items()
                 }
-                base = floors[model]["p50_ms"]
-                floor_cell = f"p50 {base:.3f} ms" if connections == 1 else "-"
-                ratios = [
-                    f"{by_server[s].requests_per_s / by_server['fastapi'].requests_per_s:.1f}x"
-                    for s in ours
-                ]
-                flask = [
-                    f"{by_server[s].requests_per_s / by_server['flask'].requests_per_s:.1f}x"
-                    for s in ours
-                    if s == "modelport"
-                ]
+                floor_cell = f"p50 {floors[model]['p50_ms']:.3f} ms" if connections == 1 else "-"
             else:
                 case = f"{rows} rows, {connections} conn: rows/s"
                 figure = {s: f"{p.rows_per_s:,.0f}" for s, p in by_server.items()}
                 floor_cell = f"{floors[model]['rows_per_s']:,.0f}"
-                ratios = [
-                    f"{by_server[s].rows_per_s / by_server['fastapi'].rows_per_s:.1f}x"
-                    for s in ours
-                ]
-                flask = [
-                    f"{by_server[s].rows_per_s / by_server['flask'].rows_per_s:.1f}x"
-                    for s in ours
-                    if s == "modelport"
-                ]
+            ratios = [f"{by_server[a].rows_per_s / by_server[b].rows_per_s:.1f}x" for a, b in pairs]
             lines.append(
-                "| "
-                + " | ".join([case, floor_cell, *[figure[s] for s in servers], *ratios, *flask])
-                + " |"
+                "| " + " | ".join([case, floor_cell, *[figure[s] for s in servers], *ratios]) + " |"
             )
         cold = [f"{starts[(model, s)]['cold_start_s']:.2f} s" for s in servers]
         rss = [f"{starts[(model, s)]['peak_rss_mb']:.0f} MB" for s in servers]
+        blank = " |" * len(pairs)
         lines.append(
-            "| cold start (process start → first answer) | - | "
-            + " | ".join(cold)
-            + " |"
-            + " |" * (len(ours) + 1)
+            "| cold start (process start → first answer) | - | " + " | ".join(cold) + " |" + blank
         )
-        lines.append("| peak RSS | - | " + " | ".join(rss) + " |" + " |" * (len(ours) + 1))
+        lines.append("| peak RSS | - | " + " | ".join(rss) + " |" + blank)
     return "\n".join(lines) + "\n"
 
 

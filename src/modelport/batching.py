@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ import pandas as pd
 DEFAULT_MAX_BATCH_ROWS = 256
 INLINE_SECONDS = 0.001
 """Calls that typically take less than this run on the event loop, not in a thread."""
+RECENT_CALLS = 8
+"""How many recent call times the typical time is the least of."""
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Batcher:
         self.on_call = on_call or (lambda rows: None)
         self._pending: list[_Item] = []
         self._worker: asyncio.Task[None] | None = None
-        self._typical_seconds = float("inf")  # unknown until measured: start off the loop
+        self._recent_seconds: deque[float] = deque(maxlen=RECENT_CALLS)
 
     async def __call__(self, X: Any) -> list[Any]:
         """This request's results, computed in whatever batch it joins."""
@@ -74,7 +77,7 @@ class Batcher:
         while self._pending:
             batch = self._take()
             try:
-                if self._typical_seconds < INLINE_SECONDS:
+                if self.typical_seconds < INLINE_SECONDS:
                     results = self._run(batch)  # a thread hop would cost more than the model
                 else:
                     results = await asyncio.to_thread(self._run, batch)
@@ -99,14 +102,19 @@ class Batcher:
         del self._pending[: len(batch)]
         return batch
 
+    @property
+    def typical_seconds(self) -> float:
+        """The least of the recent call times; infinite until measured (start off the loop).
+
+        The least, not the mean: a call run in a thread is slowed by waits for the GIL, and
+        a mean would keep a fast model in a thread, paying those waits, for good.
+        """
+        return min(self._recent_seconds, default=float("inf"))
+
     def _run(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
         started = time.perf_counter()
         results = self._call_batch(batch)
-        seconds = time.perf_counter() - started
-        previous = self._typical_seconds
-        self._typical_seconds = (
-            seconds if previous == float("inf") else 0.8 * previous + 0.2 * seconds
-        )
+        self._recent_seconds.append(time.perf_counter() - started)
         return results
 
     def _call_batch(self, batch: list[_Item]) -> list[list[Any] | BaseException]:

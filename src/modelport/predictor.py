@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from itertools import repeat
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -109,12 +110,17 @@ class Predictor:
         output = np.asarray(self._call("predict_proba", X), dtype=np.float64)
         if not np.isfinite(output).all():
             raise PredictionError(_non_finite("probabilities", output))
+        if output.ndim != 2 or output.shape[1] != len(self.metadata.class_names or []):
+            raise PredictionError(
+                f"the model returned probabilities of shape {output.shape} for "
+                f"{len(self.metadata.class_names or [])} classes"
+            )
         return output
 
     def predict_proba(self, X: Any) -> list[dict[str, float]]:
         """One `{class name: probability}` per row."""
         names = self.metadata.class_names or []
-        return [dict(zip(names, row, strict=True)) for row in self.predict_proba_array(X).tolist()]
+        return list(map(dict, map(zip, repeat(names), self.predict_proba_array(X).tolist())))
 
     def predict_records(self, records: Any, *, proba: bool = False) -> list[Any]:
         """Validate and predict in one call: the common case for library users."""

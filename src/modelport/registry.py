@@ -64,6 +64,8 @@ class Registry:
             )
         self._entries = {s.key: ModelEntry(s.name, s.version, s.path) for s in sources}
         self._unloaded: set[str] = set()
+        self.changes = 0
+        """Counts every change to the entries, so callers can tell whether an operation did any."""
         self._lock = threading.Lock()  # one load or refresh at a time; readers never wait
         if settings.default_model is not None and settings.default_model not in self.names:
             raise ConfigurationError(
@@ -211,9 +213,11 @@ class Registry:
     def _put(self, key: tuple[str, str], entry: ModelEntry) -> None:
         """Copy-on-write, so readers on other threads always see one whole dict."""
         self._entries = {**self._entries, key: entry}
+        self.changes += 1
 
     def _drop(self, key: tuple[str, str]) -> None:
         self._entries = {k: v for k, v in self._entries.items() if k != key}
+        self.changes += 1
 
     def _load(self, key: tuple[str, str]) -> None:
         """Load one version beside what serves now; swap it in only once it predicts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import operator
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -32,13 +33,22 @@ def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) ->
             f"expected a record or a list of records, got {kind_of(rows)}"
         )
     _check_row_count(len(rows), max_rows)
-    problems = [
-        FieldProblem(f"expected a record (an object of feature values), got {kind_of(row)}", i)
-        for i, row in enumerate(rows)
-        if not isinstance(row, Mapping)
-    ]
-    if problems:
-        raise InvalidInputError(problems)
+    if set(map(type, rows)) - {dict}:  # in C, exact types: many times faster than the ABC
+        not_records = [
+            FieldProblem(f"expected a record (an object of feature values), got {kind_of(row)}", i)
+            for i, row in enumerate(rows)
+            if not isinstance(row, Mapping)
+        ]
+        if not_records:
+            raise InvalidInputError(not_records)
+    width = len(metadata.features)
+    if set(map(len, rows)) == {width}:
+        # The common case first: when every known name is found in a row of that many keys,
+        # the row has no unknown ones.
+        matrix = _all_numbers(rows, metadata)
+        if matrix is not None:
+            return matrix
+    problems: list[FieldProblem] = []
     known = set(metadata.feature_names)
     keys: set[str] = set().union(*rows)
     unknown = keys - known
@@ -53,10 +63,6 @@ def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) ->
         problems += [
             _unknown_feature(key, metadata, None if single else first_row[key]) for key in named
         ]
-    if not problems:
-        matrix = _all_numbers(rows, metadata)
-        if matrix is not None:
-            return matrix
     columns = {name: [row.get(name) for row in rows] for name in metadata.feature_names}
     hidden = len(unknown) - min(len(unknown), MAX_PROBLEMS)
     return _assemble(columns, len(rows), metadata, problems, single=single, hidden=hidden)
@@ -112,14 +118,13 @@ def _all_numbers(rows: list[Mapping[str, Any]], metadata: ModelMetadata) -> np.n
         return None
     names = metadata.feature_names
     values = operator.itemgetter(*names)  # one C call per row, not one lookup per cell
-    try:
-        if len(names) == 1:
-            matrix = np.array([[values(row)] for row in rows], dtype=np.float64)
-        else:
-            matrix = np.array([values(row) for row in rows], dtype=np.float64)
+    cells = map(values, rows) if len(names) > 1 else ((row[names[0]],) for row in rows)
+    try:  # one flat pass in C: twice as fast as np.array over a list of tuples
+        flat = np.fromiter(chain.from_iterable(cells), np.float64, len(rows) * len(names))
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    if matrix.shape != (len(rows), len(names)) or not np.isfinite(matrix).all():
+    matrix = flat.reshape(len(rows), len(names))
+    if not np.isfinite(matrix).all():
         return None
     integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
     if integers and (np.mod(matrix[:, integers], 1) != 0).any():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,26 @@ def test_the_openapi_document_follows_a_reload(serve, repository):
         client.post("/v2/repository/models/later/load", headers=ADMIN)
         after = client.get("/openapi.json").json()
     assert "/models/later/predict" in after["paths"]
+
+
+def test_what_serves_is_frozen_and_an_unloaded_model_is_freed(serve, tmp_path: Path):
+    """Loaded objects are frozen out of the collector's way, yet a model that goes is freed,
+    even one whose objects form a reference cycle (only the cyclic collector frees those)."""
+    model = DummyRegressor(strategy="constant", constant=3.0).fit([[0.0]], [3.0])
+    model.cycle = {"model": model}
+    metadata = ModelMetadata(features=[{"name": "x", "default": 0}], examples=[{"x": 1}])
+    save_bundle(model, tmp_path / "cyclic.joblib", metadata)
+    with serve(tmp_path, admin_keys=["admin-secret"]) as client:
+        deadline = time.monotonic() + 30
+        while not client.app.state.loading.done():  # loading ends by settling the heap
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert gc.get_freeze_count() > 0
+        served = client.app.state.registry.get("cyclic")
+        assert gc.is_tracked(served.bundle.estimator)
+        assert client.post("/predict", json={"x": 2}).json() == {"prediction": [3.0]}
+        assert client.post("/predict?proba=0", json=[{"x": 2}]).status_code == 200
+        freed = weakref.ref(served.bundle.estimator)
+        del served
+        assert client.post("/v2/repository/models/cyclic/unload", headers=ADMIN).status_code == 200
+        assert freed() is None

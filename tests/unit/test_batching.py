@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from modelport import InvalidInputError
-from modelport.batching import Batcher
+from modelport.batching import RECENT_CALLS, Batcher
 
 
 class GatedModel:
@@ -108,3 +109,48 @@ def test_batched_answers_are_the_unbatched_answers(predictors, name, method):
         assert flat(batched) == pytest.approx(flat(alone), rel=1e-12, abs=1e-15)
         if name.startswith("forest"):
             assert batched == alone
+
+
+class TimedModel:
+    """Sleeps the given seconds on each call in turn (then not at all); records its thread."""
+
+    def __init__(self, *sleeps: float) -> None:
+        self.sleeps = list(sleeps)
+        self.threads: list[threading.Thread] = []
+
+    def predict(self, X: np.ndarray) -> list[float]:
+        self.threads.append(threading.current_thread())
+        if self.sleeps:
+            time.sleep(self.sleeps.pop(0))
+        return X[:, 0].tolist()
+
+
+def _one_at_a_time(model: TimedModel, calls: int) -> list[bool]:
+    """Whether each of `calls` sequential requests ran on the event loop's thread."""
+    batcher = Batcher(model.predict)
+
+    async def run() -> None:
+        for _ in range(calls):
+            await batcher(np.array([[1.0]]))
+
+    asyncio.run(run())
+    return [thread is threading.main_thread() for thread in model.threads]
+
+
+def test_a_model_runs_in_a_thread_until_it_is_known_to_be_fast():
+    assert _one_at_a_time(TimedModel(), 4) == [False, True, True, True]
+
+
+def test_a_slow_model_stays_off_the_event_loop():
+    assert _one_at_a_time(TimedModel(*[0.003] * 6), 6) == [False] * 6
+
+
+def test_one_slow_call_does_not_push_a_fast_model_off_the_loop():
+    """A call slowed once (as by a wait for the GIL in a thread) is not the model's speed."""
+    on_loop = _one_at_a_time(TimedModel(0.0, 0.0, 0.05), 6)
+    assert on_loop == [False, True, True, True, True, True]
+
+
+def test_a_model_that_turned_slow_leaves_the_loop_after_a_few_calls():
+    on_loop = _one_at_a_time(TimedModel(0.0, *[0.003] * (RECENT_CALLS + 2)), RECENT_CALLS + 3)
+    assert on_loop[:2] == [False, True] and on_loop[-1] is False

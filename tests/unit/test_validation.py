@@ -671,3 +671,54 @@ def test_errors_found_at_once_are_those_found_record_by_record():
     error = _invalid(validate_records, records, PROPERTY)
     assert error.total == len(expected)
     assert {(p.row, p.field, p.detail) for p in error.problems} <= expected
+
+
+_NUMERIC_VALUES = [
+    lambda r: float(r.normal()),
+    lambda r: int(r.integers(-99, 99)),
+    lambda r: f"{r.normal():.3f}",
+    lambda r: f" {r.integers(0, 9)} ",
+    lambda r: "1_000",
+    lambda r: "1e3",
+    lambda r: bool(r.integers(0, 2)),
+    lambda r: 2.5,
+    lambda r: "nan",
+    lambda r: "-inf",
+    lambda r: 10**400,
+    lambda r: "abc",
+    lambda r: None,
+    lambda r: [1.0],
+    lambda r: {"v": 1},
+]
+
+
+def _outcome(call, data, metadata: ModelMetadata):
+    try:
+        return "array", np.asarray(call(data, metadata, max_rows=100))
+    except InvalidInputError as error:
+        return "error", sorted((p.row, p.field, p.detail) for p in error.problems)
+
+
+@pytest.mark.parametrize("names", [["x", "n"], ["x"]])
+@pytest.mark.parametrize("seed", range(40))
+def test_numeric_rows_read_in_one_call_equal_the_column_by_column_path(seed, names):
+    """Records of a numeric model take a one-call path; columns take the general one."""
+    metadata = _metadata(*[f for f in NUMBERS.features if f.name in names])
+    rng = np.random.default_rng(seed)
+    clean = seed % 2 == 0  # half the batches mostly well-formed, to reach the one-call path
+    makers = _NUMERIC_VALUES[:8] if clean else _NUMERIC_VALUES
+    records = [
+        {name: makers[rng.integers(0, len(makers))](rng) for name in names}
+        for _ in range(int(rng.integers(1, 6)))
+    ]
+    columns = {name: [record[name] for record in records] for name in names}
+    by_rows, by_columns = (
+        _outcome(validate_records, records, metadata),
+        _outcome(validate_columns, columns, metadata),
+    )
+    assert by_rows[0] == by_columns[0], (records, by_rows, by_columns)
+    if by_rows[0] == "array":
+        np.testing.assert_array_equal(by_rows[1], by_columns[1])
+        assert by_rows[1].dtype == np.float64
+    else:
+        assert by_rows[1] == by_columns[1]

@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from modelport._version import __version__
 from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
 from modelport.api.dispatch import Dispatcher
+from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     registry: Registry = app.state.registry
-    loading = asyncio.create_task(asyncio.to_thread(registry.load_all))
+    loading = asyncio.create_task(change_models(registry, registry.load_all))
     app.state.loading = loading
     _drain_on_sigterm(app, app.state.settings.drain_seconds)
     interval = app.state.settings.reload_interval
@@ -114,7 +115,7 @@ async def _watch(registry: Registry, loading: asyncio.Task[None], interval: floa
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(registry.refresh)
+            await change_models(registry, registry.refresh)
         except Exception:  # a reload must never stop the server; the reason is logged
             logger.exception("checking the repository for changes failed")
 

@@ -23,7 +23,7 @@ JSON_TYPES = frozenset({"application/json", "text/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
 TEMPLATE_KEYS = frozenset({"_data", "_samples"})
 MAX_CSV_COLUMNS = 4096
-INLINE_PARSE_BYTES = 256 * 1024
+INLINE_PARSE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)

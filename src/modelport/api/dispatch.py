@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from modelport.api.metrics import Metrics
 from modelport.batching import Batcher
+from modelport.errors import ModelNotReadyError
 from modelport.predictor import Predictor
 from modelport.settings import Settings
 
-INLINE_CELLS = 2_000
+INLINE_CELLS = 50_000
 """Inputs up to this many values are validated on the event loop: a thread hop costs more."""
 
 
@@ -32,7 +34,7 @@ class Dispatcher:
         if method not in per_method:
             rows_per_call = self.metrics.rows_per_call.labels(model)
             per_method[method] = Batcher(
-                getattr(predictor, method),
+                _weak_call(predictor, method),
                 max_batch_rows=self.settings.max_batch_rows if self.settings.batching else 1,
                 max_batch_wait=self.settings.max_batch_wait,
                 on_call=rows_per_call.observe,
@@ -47,11 +49,29 @@ class Dispatcher:
         return await run_in_threadpool(check, rows)
 
 
+def _weak_call(predictor: Predictor, method: str) -> Callable[[Any], Any]:
+    """`predictor.<method>`, without keeping the predictor alive.
+
+    The batcher is a value of a dictionary keyed weakly by the predictor: a strong
+    reference back would keep every replaced model in memory for good.
+    """
+    bound = weakref.WeakMethod(getattr(predictor, method))
+
+    def call(X: Any) -> Any:
+        target = bound()
+        if target is None:  # only once no request holds the predictor any more
+            raise ModelNotReadyError("the model was unloaded while this request waited")
+        return target(X)
+
+    return call
+
+
 def _cells(rows: Any, columns: bool) -> int:
+    """About how many values: enough to choose where to validate, without reading them all."""
     if columns:
         return sum(len(v) for v in rows.values()) if isinstance(rows, dict) else INLINE_CELLS + 1
     if isinstance(rows, dict):
         return len(rows)
-    if isinstance(rows, list):
-        return sum(len(row) if isinstance(row, dict) else 1 for row in rows[: INLINE_CELLS + 1])
+    if isinstance(rows, list) and rows:
+        return len(rows) * (len(rows[0]) if isinstance(rows[0], dict) else 1)
     return 1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from modelport.api.heap import change_models
 from modelport.api.routes.classic import json_response
 from modelport.registry import Registry
 
@@ -31,7 +31,7 @@ def install_repository_routes(app: FastAPI) -> None:
 async def index(request: Request) -> Response:
     """Every model version with its state, and the reason when it is not ready."""
     registry: Registry = request.app.state.registry
-    await run_in_threadpool(registry.refresh)
+    await change_models(registry, registry.refresh)
     listing = []
     for entry in registry.entries:
         item = {"name": entry.name, "version": entry.version, "state": _STATES[entry.state]}
@@ -44,12 +44,12 @@ async def index(request: Request) -> Response:
 async def load(request: Request, name: str) -> Response:
     """Load (again) every version of a model from disk; 200 once it serves."""
     registry: Registry = request.app.state.registry
-    await run_in_threadpool(registry.load, name)
+    await change_models(registry, registry.load, name)
     return json_response({})
 
 
 async def unload(request: Request, name: str) -> Response:
     """Stop serving a model until it is loaded again."""
     registry: Registry = request.app.state.registry
-    await run_in_threadpool(registry.unload, name)
+    await change_models(registry, registry.unload, name)
     return json_response({})
