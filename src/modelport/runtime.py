@@ -1,10 +1,17 @@
-"""How a model is called: the estimator as is, or a numpy twin that skips pandas.
+"""How a model is called: the estimator as is, or a numpy twin that skips the overheads.
 
 A scikit-learn model fitted on a DataFrame of numbers only uses the column names to check
 them. Building a DataFrame for every request, and having scikit-learn check it, costs more
 than a small model's prediction, so such a model gets a twin: a shallow copy without
-`feature_names_in_` that takes the same columns as numpy. The twin is used only after it
-has given exactly the answers of the model itself on the example rows and random rows.
+`feature_names_in_` that takes the same columns as numpy.
+
+A random forest or extra-trees model spends most of a small prediction in joblib's
+dispatch and in checking the input again for each tree (4.2 ms of a 100-tree forest's
+4.3 ms for one row, measured); its twin calls the fitted trees itself, as scikit-learn
+does, summing their answers in the same order.
+
+A twin is used only after it has given exactly the answers of the model itself on the
+example rows and random rows.
 """
 
 from __future__ import annotations
@@ -16,6 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 
 from modelport.metadata import FeatureType, ModelMetadata
 
@@ -27,10 +40,18 @@ _CHECK_ROWS = 32
 
 def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
     """A copy of the model that takes numpy and answers exactly as the model, or None."""
-    if metadata.input_kind != "dataframe" or not metadata.features:
+    if metadata.input_kind not in ("dataframe", "numpy") or not metadata.features:
         return None
     if any(feature.type not in _NUMERIC for feature in metadata.features):
         return None
+    twin = _forest_twin(estimator)
+    if twin is None and metadata.input_kind == "dataframe":
+        twin = _unnamed_twin(estimator)
+    return twin if twin is not None and _agrees(estimator, twin, metadata) else None
+
+
+def _unnamed_twin(estimator: Any) -> Any | None:
+    """A shallow copy whose first step does not check column names."""
     head = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
     if not type(head).__module__.startswith("sklearn.") or hasattr(head, "transformers"):
         return None  # not scikit-learn's own check, or a ColumnTransformer selecting by name
@@ -38,12 +59,75 @@ def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
         return None
     twin_head = copy.copy(head)
     del twin_head.feature_names_in_
-    if hasattr(estimator, "steps"):
-        twin = copy.copy(estimator)
-        twin.steps = [(estimator.steps[0][0], twin_head), *estimator.steps[1:]]
-    else:
-        twin = twin_head
-    return twin if _agrees(estimator, twin, metadata) else None
+    if not hasattr(estimator, "steps"):
+        return twin_head
+    twin = copy.copy(estimator)
+    twin.steps = [(estimator.steps[0][0], twin_head), *estimator.steps[1:]]
+    return twin
+
+
+def _forest_twin(estimator: Any) -> Any | None:
+    """The forest's trees called directly, for scikit-learn's own single-output forests.
+
+    Exact classes only: a subclass may predict in its own way.
+    """
+    if getattr(estimator, "n_outputs_", 0) != 1:
+        return None
+    if type(estimator) in (RandomForestClassifier, ExtraTreesClassifier):
+        return ForestClassifierTwin(estimator)
+    if type(estimator) in (RandomForestRegressor, ExtraTreesRegressor):
+        return ForestRegressorTwin(estimator)
+    return None
+
+
+class ForestRegressorTwin:
+    """`predict` of a fitted forest regressor: the mean of its trees, summed in order."""
+
+    def __init__(self, forest: Any) -> None:
+        self.trees = list(forest.estimators_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        X = _tree_input(X)
+        total = np.zeros(len(X), dtype=np.float64)
+        for tree in self.trees:
+            total += tree.predict(X, check_input=False)
+        total /= len(self.trees)
+        return total
+
+
+class ForestClassifierTwin:
+    """`predict_proba` and `predict` of a fitted forest classifier, as scikit-learn does."""
+
+    def __init__(self, forest: Any) -> None:
+        self.trees = list(forest.estimators_)
+        self.classes_ = forest.classes_
+        self.n_classes = int(forest.n_classes_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        X = _tree_input(X)
+        total = np.zeros((len(X), self.n_classes), dtype=np.float64)
+        for tree in self.trees:
+            total += tree.predict_proba(X, check_input=False)
+        total /= len(self.trees)
+        return total
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0))
+
+
+def _tree_input(X: Any) -> np.ndarray:
+    """The float32 rows trees read; refused as scikit-learn refuses them.
+
+    Raises:
+        ValueError: a value too large for float32 (as scikit-learn's own check says).
+    """
+    with np.errstate(over="ignore"):  # too large becomes infinity, refused below
+        rows = np.ascontiguousarray(X, dtype=np.float32)
+    if rows.ndim != 2:
+        raise ValueError(f"expected 2-D input, got {rows.ndim}-D")
+    if np.isinf(rows).any():
+        raise ValueError("Input contains infinity or a value too large for dtype('float32').")
+    return rows
 
 
 def _agrees(estimator: Any, twin: Any, metadata: ModelMetadata) -> bool:

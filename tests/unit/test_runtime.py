@@ -1,0 +1,147 @@
+"""Numpy twins: faster ways to call a model, used only when they answer exactly as the model."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from modelport import InvalidInputError, ModelBundle, ModelMetadata, Predictor
+from modelport.completion import complete_metadata
+from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin, numpy_twin
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(300, 5))
+COLUMNS = [f"c{i}" for i in range(5)]
+LABELS = np.array(["low", "mid", "high"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
+TARGET = X[:, 0] * 3 + X[:, 2]
+ROWS = RNG.normal(scale=2, size=(200, 5))
+
+
+def _fit(model, *, frame: bool, y=None):
+    data = pd.DataFrame(X, columns=COLUMNS) if frame else X
+    target = y if y is not None else (LABELS if hasattr(model, "predict_proba") else TARGET)
+    return model.fit(data, target)
+
+
+def _predictor(model) -> Predictor:
+    return Predictor(ModelBundle(model, complete_metadata(model, ModelMetadata())))
+
+
+def _records(predictor: Predictor, rows: np.ndarray) -> list[dict]:
+    return [dict(zip(predictor.metadata.feature_names, row, strict=True)) for row in rows]
+
+
+def _native(model, rows: np.ndarray, method: str) -> np.ndarray:
+    names = getattr(model, "feature_names_in_", None)
+    data = pd.DataFrame(rows, columns=names) if names is not None else rows
+    return np.asarray(getattr(model, method)(data))
+
+
+FORESTS = [
+    (RandomForestClassifier, ForestClassifierTwin),
+    (ExtraTreesClassifier, ForestClassifierTwin),
+    (RandomForestRegressor, ForestRegressorTwin),
+    (ExtraTreesRegressor, ForestRegressorTwin),
+]
+
+
+@pytest.mark.parametrize("frame", [True, False], ids=["dataframe", "numpy"])
+@pytest.mark.parametrize(("forest", "twin"), FORESTS, ids=lambda c: c.__name__)
+def test_forests_are_called_tree_by_tree_with_exactly_their_own_answers(forest, twin, frame):
+    model = _fit(forest(n_estimators=15, max_depth=6, random_state=0), frame=frame)
+    predictor = _predictor(model)
+    assert type(predictor.runtime) is twin
+    assert predictor.runtime_name == "native"
+    X_served = predictor.validate(_records(predictor, ROWS))
+    np.testing.assert_array_equal(
+        np.asarray(predictor.predict(X_served)), _native(model, ROWS, "predict")
+    )
+    if predictor.has_proba:
+        np.testing.assert_array_equal(
+            predictor.predict_proba_array(X_served), _native(model, ROWS, "predict_proba")
+        )
+    else:
+        assert not hasattr(predictor.runtime, "predict_proba")
+
+
+def test_a_forest_that_learned_missing_values_answers_them_as_itself():
+    holes = X.copy()
+    holes[RNG.random(holes.shape) < 0.2] = np.nan
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(holes, LABELS)
+    predictor = _predictor(model)
+    assert type(predictor.runtime) is ForestClassifierTwin
+    rows = ROWS.copy()
+    rows[RNG.random(rows.shape) < 0.3] = np.nan
+    np.testing.assert_array_equal(predictor.runtime.predict_proba(rows), model.predict_proba(rows))
+
+
+def test_a_value_too_large_for_the_trees_is_refused_as_the_model_refuses_it():
+    model = _fit(RandomForestRegressor(n_estimators=5, random_state=0), frame=False)
+    with pytest.raises(ValueError, match="too large"), np.errstate(over="ignore"):
+        model.predict([[1e39, 0, 0, 0, 0]])  # scikit-learn's own answer
+    predictor = _predictor(model)
+    assert type(predictor.runtime) is ForestRegressorTwin
+    with pytest.raises(InvalidInputError, match="too large"):
+        predictor.predict(predictor.validate(_records(predictor, np.full((1, 5), 1e39))))
+
+
+class _OwnForest(RandomForestClassifier):
+    """A subclass may predict in its own way; it is never replaced by the twin."""
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        _fit(_OwnForest(n_estimators=5, random_state=0), frame=False),
+        _fit(
+            RandomForestRegressor(n_estimators=5, random_state=0),
+            frame=False,
+            y=np.column_stack([TARGET, -TARGET]),
+        ),
+        _fit(GradientBoostingClassifier(n_estimators=5, random_state=0), frame=False),
+    ],
+    ids=["subclass", "multi-output", "other-ensemble"],
+)
+def test_other_models_fitted_on_numpy_are_called_as_they_are(model):
+    assert _predictor(model).runtime is model
+
+
+def test_a_model_fitted_on_a_frame_of_numbers_gets_a_copy_that_skips_the_names():
+    model = _fit(make_pipeline(StandardScaler(), LogisticRegression()), frame=True)
+    predictor = _predictor(model)
+    assert predictor.runtime is not model
+    assert not hasattr(predictor.runtime.steps[0][1], "feature_names_in_")
+    assert hasattr(model.steps[0][1], "feature_names_in_")  # the model itself is untouched
+    X_served = predictor.validate(_records(predictor, ROWS))
+    assert isinstance(X_served, np.ndarray)
+    np.testing.assert_array_equal(
+        predictor.predict_proba_array(X_served), _native(model, ROWS, "predict_proba")
+    )
+
+
+def test_a_twin_that_disagrees_with_the_model_is_not_used(monkeypatch, caplog):
+    model = _fit(RandomForestClassifier(n_estimators=5, random_state=0), frame=True)
+    original = ForestClassifierTwin.predict_proba
+
+    def off_by_a_little(self, rows):
+        return original(self, rows) + 1e-12
+
+    monkeypatch.setattr(ForestClassifierTwin, "predict_proba", off_by_a_little)
+    metadata = complete_metadata(model, ModelMetadata())
+    with caplog.at_level(logging.INFO, logger="modelport.runtime"):
+        assert numpy_twin(model, metadata) is None
+    assert "disagrees with the model's predict" in caplog.text
+    assert _predictor(model).runtime is model
