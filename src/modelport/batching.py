@@ -19,9 +19,9 @@ import pandas as pd
 
 DEFAULT_MAX_BATCH_ROWS = 256
 INLINE_SECONDS = 0.001
-"""Calls that typically take less than this run on the event loop, not in a thread."""
+"""Calls expected to take less than this run on the event loop, not in a thread."""
 RECENT_CALLS = 8
-"""How many recent call times the typical time is the least of."""
+"""How many recent calls the expected time of the next one is drawn from."""
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Batcher:
         self.on_call = on_call or (lambda rows: None)
         self._pending: list[_Item] = []
         self._worker: asyncio.Task[None] | None = None
-        self._recent_seconds: deque[float] = deque(maxlen=RECENT_CALLS)
+        self._recent: deque[tuple[float, int]] = deque(maxlen=RECENT_CALLS)  # (seconds, rows)
 
     async def __call__(self, X: Any) -> list[Any]:
         """This request's results, computed in whatever batch it joins."""
@@ -77,7 +77,7 @@ class Batcher:
         while self._pending:
             batch = self._take()
             try:
-                if self.typical_seconds < INLINE_SECONDS:
+                if self.expected_seconds(sum(item.rows for item in batch)) < INLINE_SECONDS:
                     results = self._run(batch)  # a thread hop would cost more than the model
                 else:
                     results = await asyncio.to_thread(self._run, batch)
@@ -102,19 +102,24 @@ class Batcher:
         del self._pending[: len(batch)]
         return batch
 
-    @property
-    def typical_seconds(self) -> float:
-        """The least of the recent call times; infinite until measured (start off the loop).
+    def expected_seconds(self, rows: int) -> float:
+        """How long a call of `rows` rows should take; infinite until measured.
 
-        The least, not the mean: a call run in a thread is slowed by waits for the GIL, and
-        a mean would keep a fast model in a thread, paying those waits, for good.
+        The least over the recent calls, each scaled up in proportion when it had fewer
+        rows (a call with fewer rows is taken to cost no more). The least, not the mean: a
+        call run in a thread is slowed by waits for the GIL, and a mean would keep a fast
+        model in a thread, paying those waits, for good.
         """
-        return min(self._recent_seconds, default=float("inf"))
+        return min(
+            (seconds * max(1.0, rows / seen_rows) for seconds, seen_rows in self._recent),
+            default=float("inf"),
+        )
 
     def _run(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
         started = time.perf_counter()
         results = self._call_batch(batch)
-        self._recent_seconds.append(time.perf_counter() - started)
+        rows = sum(item.rows for item in batch)
+        self._recent.append((time.perf_counter() - started, max(rows, 1)))
         return results
 
     def _call_batch(self, batch: list[_Item]) -> list[list[Any] | BaseException]:

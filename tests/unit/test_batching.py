@@ -154,3 +154,17 @@ def test_one_slow_call_does_not_push_a_fast_model_off_the_loop():
 def test_a_model_that_turned_slow_leaves_the_loop_after_a_few_calls():
     on_loop = _one_at_a_time(TimedModel(0.0, *[0.003] * (RECENT_CALLS + 2)), RECENT_CALLS + 3)
     assert on_loop[:2] == [False, True] and on_loop[-1] is False
+
+
+def test_a_request_far_bigger_than_the_recent_ones_goes_to_a_thread():
+    """Known fast for one row is not known fast for thousands: the estimate scales up."""
+    model = TimedModel()
+    batcher = Batcher(model.predict)
+
+    async def run() -> None:
+        for rows in (1, 1, 1, 20_000, 1):
+            await batcher(np.ones((rows, 1)))
+
+    asyncio.run(run())
+    on_loop = [thread is threading.main_thread() for thread in model.threads]
+    assert on_loop == [False, True, True, False, True]
