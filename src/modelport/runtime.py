@@ -10,6 +10,10 @@ dispatch and in checking the input again for each tree (4.2 ms of a 100-tree for
 4.3 ms for one row, measured); its twin calls the fitted trees itself, as scikit-learn
 does, summing their answers in the same order.
 
+A pipeline of standard scalers and a linear model spends most of a one-row prediction in
+scikit-learn's input checks (about 0.2 ms, for a few microseconds of arithmetic); its twin
+does the arithmetic in scikit-learn's order of operations.
+
 A twin is used only after it has given exactly the answers of the model itself on the
 example rows and random rows.
 """
@@ -23,12 +27,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.extmath import softmax
 
 from modelport.metadata import FeatureType, ModelMetadata
 
@@ -44,7 +53,7 @@ def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
         return None
     if any(feature.type not in _NUMERIC for feature in metadata.features):
         return None
-    twin = _forest_twin(estimator)
+    twin = _forest_twin(estimator) or _linear_twin(estimator)
     if twin is None and metadata.input_kind == "dataframe":
         twin = _unnamed_twin(estimator)
     return twin if twin is not None and _agrees(estimator, twin, metadata) else None
@@ -113,6 +122,65 @@ class ForestClassifierTwin:
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0))
+
+
+def _linear_twin(estimator: Any) -> Any | None:
+    """Standard scalers then a linear model (binary or multiclass, or one output), or None."""
+    steps = [step for _, step in estimator.steps] if type(estimator) is Pipeline else [estimator]
+    *scalers, final = steps
+    if any(type(scaler) is not StandardScaler for scaler in scalers):
+        return None
+    if type(final) is LogisticRegression:
+        return LinearClassifierTwin(scalers, final)
+    if type(final) in (LinearRegression, Ridge) and np.ndim(final.coef_) == 1:
+        return LinearRegressorTwin(scalers, final)
+    return None
+
+
+class LinearRegressorTwin:
+    """`predict` of standard scalers and a linear regressor, as numpy arithmetic."""
+
+    def __init__(self, scalers: list[StandardScaler], linear: Any) -> None:
+        self.shifts = [
+            (scaler.mean_ if scaler.with_mean else None, scaler.scale_ if scaler.with_std else None)
+            for scaler in scalers
+        ]
+        self.coef_T = linear.coef_.T
+        self.intercept = linear.intercept_
+
+    def decision(self, X: Any) -> np.ndarray:
+        """The linear scores, with the scalers applied in order to a float64 copy."""
+        rows = np.array(X, dtype=np.float64)
+        for mean, scale in self.shifts:
+            if mean is not None:
+                rows -= mean
+            if scale is not None:
+                rows /= scale
+        scores: np.ndarray = rows @ self.coef_T + self.intercept
+        return scores.reshape(-1) if scores.ndim > 1 and scores.shape[1] == 1 else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.decision(X)
+
+
+class LinearClassifierTwin(LinearRegressorTwin):
+    """`predict_proba` and `predict` of standard scalers and a logistic regression."""
+
+    def __init__(self, scalers: list[StandardScaler], linear: Any) -> None:
+        super().__init__(scalers, linear)
+        self.classes_ = linear.classes_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        scores = self.decision(X)
+        if len(self.classes_) > 2:
+            return np.asarray(softmax(scores, copy=False))
+        positive = expit(scores)
+        return np.stack([1 - positive, positive], axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        scores = self.decision(X)
+        chosen = (scores > 0).astype(np.intp) if scores.ndim == 1 else np.argmax(scores, axis=1)
+        return np.asarray(self.classes_.take(chosen, axis=0))
 
 
 def _tree_input(X: Any) -> np.ndarray:

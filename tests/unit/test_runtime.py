@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,13 +15,19 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from modelport import InvalidInputError, ModelBundle, ModelMetadata, Predictor
 from modelport.completion import complete_metadata
-from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin, numpy_twin
+from modelport.runtime import (
+    ForestClassifierTwin,
+    ForestRegressorTwin,
+    LinearClassifierTwin,
+    LinearRegressorTwin,
+    numpy_twin,
+)
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(300, 5))
@@ -119,8 +126,57 @@ def test_other_models_fitted_on_numpy_are_called_as_they_are(model):
     assert _predictor(model).runtime is model
 
 
+METHODS = ("predict", "predict_proba")
+LINEAR = [
+    (lambda: make_pipeline(StandardScaler(), LogisticRegression()), LinearClassifierTwin),
+    (lambda: LogisticRegression(max_iter=500), LinearClassifierTwin),
+    (
+        lambda: make_pipeline(
+            StandardScaler(with_mean=False), StandardScaler(with_std=False), LogisticRegression()
+        ),
+        LinearClassifierTwin,
+    ),
+    (lambda: make_pipeline(StandardScaler(), LinearRegression()), LinearRegressorTwin),
+    (lambda: Ridge(alpha=0.5), LinearRegressorTwin),
+]
+
+
+LINEAR_CASES = [
+    pytest.param(make, twin, binary, id=f"{twin.__name__}-{i}-{'binary' if binary else 'multi'}")
+    for i, (make, twin) in enumerate(LINEAR)
+    for binary in ((True, False) if twin is LinearClassifierTwin else (True,))
+]
+
+
+@pytest.mark.parametrize("frame", [True, False], ids=["dataframe", "numpy"])
+@pytest.mark.parametrize(("make", "twin", "binary"), LINEAR_CASES)
+def test_scalers_and_linear_models_are_arithmetic_with_exactly_their_own_answers(
+    make, twin, binary, frame
+):
+    model = make()
+    labels = np.where(LABELS == "high", "mid", LABELS) if binary else LABELS
+    _fit(model, frame=frame, y=labels if twin is LinearClassifierTwin else None)
+    predictor = _predictor(model)
+    assert type(predictor.runtime) is twin
+    X_served = predictor.validate(_records(predictor, ROWS))
+    # The model is given the very array the twin gets: a DataFrame reaches BLAS in column
+    # order, which changes the last bit of a dot product (both are the model's answer).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "X does not have valid feature names"
+        expected = {
+            m: np.asarray(getattr(model, m)(X_served)) for m in METHODS if hasattr(model, m)
+        }
+    np.testing.assert_array_equal(np.asarray(predictor.predict(X_served)), expected["predict"])
+    if predictor.has_proba:
+        np.testing.assert_array_equal(
+            predictor.predict_proba_array(X_served), expected["predict_proba"]
+        )
+    else:
+        assert "predict_proba" not in expected
+
+
 def test_a_model_fitted_on_a_frame_of_numbers_gets_a_copy_that_skips_the_names():
-    model = _fit(make_pipeline(StandardScaler(), LogisticRegression()), frame=True)
+    model = _fit(make_pipeline(MinMaxScaler(), LogisticRegression()), frame=True)
     predictor = _predictor(model)
     assert predictor.runtime is not model
     assert not hasattr(predictor.runtime.steps[0][1], "feature_names_in_")
