@@ -118,8 +118,11 @@ class Batcher:
     def _run(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
         started = time.perf_counter()
         results = self._call_batch(batch)
-        rows = sum(item.rows for item in batch)
-        self._recent.append((time.perf_counter() - started, max(rows, 1)))
+        if not any(isinstance(result, BaseException) for result in results):
+            # A call that failed (say, on a refused row) may have stopped early: its time
+            # says nothing of the model's speed.
+            rows = sum(item.rows for item in batch)
+            self._recent.append((time.perf_counter() - started, max(rows, 1)))
         return results
 
     def _call_batch(self, batch: list[_Item]) -> list[list[Any] | BaseException]:

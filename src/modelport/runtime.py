@@ -23,10 +23,11 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import sklearn
 from scipy.special import expit
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -45,6 +46,7 @@ logger = logging.getLogger("modelport.runtime")
 
 _NUMERIC = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER, FeatureType.BOOLEAN})
 _CHECK_ROWS = 32
+Order = Literal["C", "F"]
 
 
 def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
@@ -53,10 +55,26 @@ def numpy_twin(estimator: Any, metadata: ModelMetadata) -> Any | None:
         return None
     if any(feature.type not in _NUMERIC for feature in metadata.features):
         return None
-    twin = _forest_twin(estimator) or _linear_twin(estimator)
-    if twin is None and metadata.input_kind == "dataframe":
-        twin = _unnamed_twin(estimator)
+    # The layout the model's arithmetic sees when served as it is: a DataFrame's values
+    # reach it in column order, and the last bit of a dot product depends on the order.
+    order: Order = "F" if metadata.input_kind == "dataframe" else "C"
+    twin = _forest_twin(estimator) or _linear_twin(estimator, order)
+    if twin is None and order == "F":
+        unnamed = _unnamed_twin(estimator)
+        twin = ColumnOrderRows(unnamed) if unnamed is not None else None
     return twin if twin is not None and _agrees(estimator, twin, metadata) else None
+
+
+class ColumnOrderRows:
+    """A model handed its rows in column order, as a DataFrame hands them to it."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        if hasattr(model, "predict_proba"):
+            self.predict_proba = lambda X: model.predict_proba(np.asfortranarray(X))
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict(np.asfortranarray(X))
 
 
 def _unnamed_twin(estimator: Any) -> Any | None:
@@ -124,23 +142,24 @@ class ForestClassifierTwin:
         return np.asarray(self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0))
 
 
-def _linear_twin(estimator: Any) -> Any | None:
+def _linear_twin(estimator: Any, order: Order) -> Any | None:
     """Standard scalers then a linear model (binary or multiclass, or one output), or None."""
     steps = [step for _, step in estimator.steps] if type(estimator) is Pipeline else [estimator]
     *scalers, final = steps
     if any(type(scaler) is not StandardScaler for scaler in scalers):
         return None
     if type(final) is LogisticRegression:
-        return LinearClassifierTwin(scalers, final)
+        return LinearClassifierTwin(scalers, final, order)
     if type(final) in (LinearRegression, Ridge) and np.ndim(final.coef_) == 1:
-        return LinearRegressorTwin(scalers, final)
+        return LinearRegressorTwin(scalers, final, order)
     return None
 
 
 class LinearRegressorTwin:
     """`predict` of standard scalers and a linear regressor, as numpy arithmetic."""
 
-    def __init__(self, scalers: list[StandardScaler], linear: Any) -> None:
+    def __init__(self, scalers: list[StandardScaler], linear: Any, order: Order) -> None:
+        self.order = order
         self.shifts = [
             (scaler.mean_ if scaler.with_mean else None, scaler.scale_ if scaler.with_std else None)
             for scaler in scalers
@@ -149,8 +168,8 @@ class LinearRegressorTwin:
         self.intercept = linear.intercept_
 
     def decision(self, X: Any) -> np.ndarray:
-        """The linear scores, with the scalers applied in order to a float64 copy."""
-        rows = np.array(X, dtype=np.float64)
+        """The linear scores, with the scalers applied in turn to a float64 copy."""
+        rows = np.array(X, dtype=np.float64, order=self.order)
         for mean, scale in self.shifts:
             if mean is not None:
                 rows -= mean
@@ -166,8 +185,8 @@ class LinearRegressorTwin:
 class LinearClassifierTwin(LinearRegressorTwin):
     """`predict_proba` and `predict` of standard scalers and a logistic regression."""
 
-    def __init__(self, scalers: list[StandardScaler], linear: Any) -> None:
-        super().__init__(scalers, linear)
+    def __init__(self, scalers: list[StandardScaler], linear: Any, order: Order) -> None:
+        super().__init__(scalers, linear, order)
         self.classes_ = linear.classes_
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -184,29 +203,27 @@ class LinearClassifierTwin(LinearRegressorTwin):
 
 
 def _tree_input(X: Any) -> np.ndarray:
-    """The float32 rows trees read; refused as scikit-learn refuses them.
+    """The float32 rows trees read.
 
-    Raises:
-        ValueError: a value too large for float32 (as scikit-learn's own check says).
+    A value too large for float32 becomes infinity, as in scikit-learn under the
+    `assume_finite` setting models are served with (validation has refused non-finite input).
     """
-    with np.errstate(over="ignore"):  # too large becomes infinity, refused below
-        rows = np.ascontiguousarray(X, dtype=np.float32)
-    if rows.ndim != 2:
-        raise ValueError(f"expected 2-D input, got {rows.ndim}-D")
-    if np.isinf(rows).any():
-        raise ValueError("Input contains infinity or a value too large for dtype('float32').")
-    return rows
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(X, dtype=np.float32)
 
 
 def _agrees(estimator: Any, twin: Any, metadata: ModelMetadata) -> bool:
+    """Exactly the model's answers, each given its input as serving gives it."""
     frame = check_rows(metadata)
+    rows = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))  # as validation builds them
+    native = frame if metadata.input_kind == "dataframe" else rows
     methods = [m for m in ("predict", "predict_proba") if callable(getattr(estimator, m, None))]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
             warnings.simplefilter("ignore")
             for method in methods:
-                expected = np.asarray(getattr(estimator, method)(frame))
-                served = np.asarray(getattr(twin, method)(frame.to_numpy(dtype=np.float64)))
+                expected = np.asarray(getattr(estimator, method)(native))
+                served = np.asarray(getattr(twin, method)(rows))
                 if not np.array_equal(expected, served, equal_nan=expected.dtype.kind == "f"):
                     logger.info("the numpy path disagrees with the model's %s: not used", method)
                     return False

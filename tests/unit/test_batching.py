@@ -168,3 +168,31 @@ def test_a_request_far_bigger_than_the_recent_ones_goes_to_a_thread():
     asyncio.run(run())
     on_loop = [thread is threading.main_thread() for thread in model.threads]
     assert on_loop == [False, True, True, False, True]
+
+
+def test_a_failed_call_says_nothing_of_a_slow_model_s_speed():
+    """A call that stops early on a refused row must not bring a slow model onto the loop."""
+
+    class SlowUnlessRefused:
+        def __init__(self) -> None:
+            self.threads: list[threading.Thread] = []
+
+        def predict(self, X: np.ndarray) -> list[float]:
+            self.threads.append(threading.current_thread())
+            if (X < 0).any():
+                raise InvalidInputError.single("negative")
+            time.sleep(0.003)
+            return X[:, 0].tolist()
+
+    model = SlowUnlessRefused()
+    batcher = Batcher(model.predict)
+
+    async def run() -> None:
+        await batcher(np.array([[1.0]]))
+        with pytest.raises(InvalidInputError):
+            await batcher(np.array([[-1.0]]))
+        for _ in range(3):
+            await batcher(np.array([[1.0]]))
+
+    asyncio.run(run())
+    assert not any(thread is threading.main_thread() for thread in model.threads)

@@ -67,11 +67,13 @@ def _weak_call(predictor: Predictor, method: str) -> Callable[[Any], Any]:
 
 
 def _cells(rows: Any, columns: bool) -> int:
-    """About how many values: enough to choose where to validate, without reading them all."""
+    """How many values: enough to choose where to validate, without reading them all."""
     if columns:
         return sum(len(v) for v in rows.values()) if isinstance(rows, dict) else INLINE_CELLS + 1
     if isinstance(rows, dict):
         return len(rows)
-    if isinstance(rows, list) and rows:
-        return len(rows) * (len(rows[0]) if isinstance(rows[0], dict) else 1)
+    if isinstance(rows, list):
+        if len(rows) > INLINE_CELLS:
+            return len(rows)
+        return sum(len(row) if type(row) is dict else 1 for row in rows)
     return 1

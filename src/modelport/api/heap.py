@@ -1,9 +1,11 @@
 """Keep the cyclic garbage collector off what lives as long as the server.
 
 The libraries and the loaded models are hundreds of thousands of objects that never
-become garbage. Left in the collector's generations, every collection that request
+become garbage. Left in the collector's generations, every full collection that request
 garbage triggers (a 1,000-row JSON body makes 1,000 dicts) walks them again: about a
-fifth of the CPU of such a request, measured. Frozen, they are skipped.
+fifth of the CPU of such a request, measured. Frozen, they are skipped. What a request
+in flight holds at that moment is frozen too, until the next change of models: a few
+objects at most, since settling happens only when models are loaded or unloaded.
 """
 
 from __future__ import annotations
