@@ -114,12 +114,7 @@ class ForestRegressorTwin:
         self.trees = list(forest.estimators_)
 
     def predict(self, X: Any) -> np.ndarray:
-        X = _tree_input(X)
-        total = np.zeros(len(X), dtype=np.float64)
-        for tree in self.trees:
-            total += tree.predict(X, check_input=False)
-        total /= len(self.trees)
-        return total
+        return _tree_mean(self.trees, "predict", X, ())
 
 
 class ForestClassifierTwin:
@@ -131,15 +126,20 @@ class ForestClassifierTwin:
         self.n_classes = int(forest.n_classes_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        X = _tree_input(X)
-        total = np.zeros((len(X), self.n_classes), dtype=np.float64)
-        for tree in self.trees:
-            total += tree.predict_proba(X, check_input=False)
-        total /= len(self.trees)
-        return total
+        return _tree_mean(self.trees, "predict_proba", X, (self.n_classes,))
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0))
+
+
+def _tree_mean(trees: list[Any], method: str, X: Any, width: tuple[int, ...]) -> np.ndarray:
+    """The trees' answers summed in their order, then divided: scikit-learn's arithmetic."""
+    rows = _tree_input(X)
+    total = np.zeros((len(rows), *width), dtype=np.float64)
+    for tree in trees:
+        total += getattr(tree, method)(rows, check_input=False)
+    total /= len(trees)
+    return total
 
 
 def _linear_twin(estimator: Any, order: Order) -> Any | None:
@@ -155,8 +155,8 @@ def _linear_twin(estimator: Any, order: Order) -> Any | None:
     return None
 
 
-class LinearRegressorTwin:
-    """`predict` of standard scalers and a linear regressor, as numpy arithmetic."""
+class _LinearScores:
+    """Standard scalers then a linear model's scores, as numpy arithmetic."""
 
     def __init__(self, scalers: list[StandardScaler], linear: Any, order: Order) -> None:
         self.order = order
@@ -178,11 +178,15 @@ class LinearRegressorTwin:
         scores: np.ndarray = rows @ self.coef_T + self.intercept
         return scores.reshape(-1) if scores.ndim > 1 and scores.shape[1] == 1 else scores
 
+
+class LinearRegressorTwin(_LinearScores):
+    """`predict` of standard scalers and a linear regressor."""
+
     def predict(self, X: Any) -> np.ndarray:
         return self.decision(X)
 
 
-class LinearClassifierTwin(LinearRegressorTwin):
+class LinearClassifierTwin(_LinearScores):
     """`predict_proba` and `predict` of standard scalers and a logistic regression."""
 
     def __init__(self, scalers: list[StandardScaler], linear: Any, order: Order) -> None:
