@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install chromium wrk format lint test bench demo clean
+.PHONY: install chromium postgres wrk format lint test bench demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -18,6 +18,10 @@ install: $(BIN)/.installed
 # The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y chromium)
+
+# The batch scorer's tests start their own throwaway cluster from Debian's PostgreSQL binaries.
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y postgresql)
 
 # The benchmark's load generator, from Debian's packages.
 wrk:
@@ -36,7 +40,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-test: lint chromium
+test: lint chromium postgres
 	$(BIN)/pytest
 
 demo: install

@@ -9,6 +9,8 @@ import pytest
 from modelport import ModelBundle, Predictor, load_bundle
 from modelport.examples import EXAMPLES, save_example
 
+pytest_plugins = ["tests.postgres"]
+
 EXAMPLE_NAMES = list(EXAMPLES)
 TABULAR_EXAMPLES = [name for name in EXAMPLE_NAMES if name != "sentiment"]
 

@@ -291,6 +291,12 @@ def serve(
         _fail(error)
 
 
+from modelport.cli_batch import optional_resume, runs, score  # noqa: E402 - they use the above
+
+app.command()(score)
+app.command()(runs)
+
+
 def main() -> None:
     """Entry point of the `modelport` script."""
-    app()
+    app(args=optional_resume(sys.argv[1:]))

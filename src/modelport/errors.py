@@ -12,6 +12,8 @@ status is a plain class attribute that the API reads)::
      ├─ ModelNotFoundError          (404)
      ├─ ModelNotReadyError          (503)
      ├─ AuthenticationError         missing or wrong bearer token (401)
+     ├─ InputTableError             a batch input is missing, unreadable or lacks what is needed
+     ├─ StoreError                  a predictions store can't be used, or holds another model
      └─ RequestError                a request that can't be read at all (400)
          ├─ PayloadTooLargeError    the body is over the configured limit (413)
          └─ UnsupportedMediaTypeError  neither JSON nor CSV (415)
@@ -132,6 +134,18 @@ class AuthenticationError(ModelportError):
     """The bearer token is missing or wrong."""
 
     status, title = 401, "Unauthorized"
+
+
+class InputTableError(ModelportError, ValueError):
+    """A batch job's input can't be read, or lacks what the job needs (an id column, say)."""
+
+    title = "Unreadable input table"
+
+
+class StoreError(ModelportError, OSError):
+    """A predictions store can't be reached or written, or holds another model's runs."""
+
+    title = "Predictions store error"
 
 
 class RequestError(ModelportError, ValueError):

@@ -10,15 +10,18 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from modelport.bundle import ModelBundle
 from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError, PredictionError
 from modelport.metadata import ModelMetadata, Task, to_plain
-from modelport.runtime import numpy_twin
+from modelport.runtime import ForestClassifierTwin, numpy_twin
 from modelport.validation import validate_columns, validate_records
 
 logger = logging.getLogger("modelport.runtime")
 RuntimeName = Literal["native", "onnx", "auto"]
+_ARGMAX_CLASSIFIERS = (ForestClassifierTwin, RandomForestClassifier, ExtraTreesClassifier)
+"""Runtimes whose `predict` is, exactly, the class of highest `predict_proba`."""
 _LOCATE_LIMIT = 200
 """Rows tried one by one to name those a model rejects; past this the error names none."""
 
@@ -81,6 +84,11 @@ class Predictor:
         return self.bundle.metadata
 
     @property
+    def input_metadata(self) -> ModelMetadata:
+        """The metadata validation builds input by (numpy for a twin, else what the model needs)."""
+        return self._input_metadata
+
+    @property
     def has_proba(self) -> bool:
         """True when the model gives class probabilities."""
         task = self.metadata.task
@@ -96,12 +104,25 @@ class Predictor:
 
     def predict(self, X: Any) -> list[Any]:
         """Labels (classifiers) or values (regressors), one per row, as plain Python."""
+        return [to_plain(value) for value in self.predict_array(X).tolist()]
+
+    def predict_array(self, X: Any) -> np.ndarray:
+        """Labels or values as a 1-D array: what a table of predictions is built from."""
         output = np.asarray(self._call("predict", X))
         if output.ndim == 2 and output.shape[1] == 1:
             output = output.ravel()
         if output.dtype.kind in "fc" and not np.isfinite(output).all():
             raise PredictionError(_non_finite("predictions", output))
-        return [to_plain(value) for value in output.tolist()]
+        return output
+
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and probabilities; one model call where the labels are, by the model's
+        own definition, the most probable classes (scikit-learn's forests and their twin)."""
+        proba = self.predict_proba_array(X)
+        if type(self.runtime) in _ARGMAX_CLASSIFIERS:  # exact: a subclass may differ
+            classes = np.asarray(self.runtime.classes_)
+            return classes.take(np.argmax(proba, axis=1), axis=0), proba
+        return self.predict_array(X), proba
 
     def predict_proba_array(self, X: Any) -> np.ndarray:
         """Probabilities as an `[n_rows, n_classes]` array, columns in `class_names` order."""

@@ -18,6 +18,9 @@ DEFAULT_PORT = 5000
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_DRAIN_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 30.0
+DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_MAX_INVALID = 0.05
+DEFAULT_TABLE = "predictions"
 
 
 class Settings(BaseSettings):
@@ -105,6 +108,45 @@ class Settings(BaseSettings):
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """Log level of the server: debug, info, warning or error."""
+
+    # --- the batch scorer (`modelport score`) ---------------------------------------------
+
+    output: str | None = None
+    """Where `score` publishes: a database URL, a .csv file, or a Parquet folder."""
+
+    query: str | None = None
+    """SELECT (or table name) that reads a database input."""
+
+    id_column: str | None = None
+    """Input column that identifies a row; without it the row's number (from 0) is the id."""
+
+    proba: bool = False
+    """Publish a proba_<class> column per class."""
+
+    explain: bool = False
+    """Publish a contrib_<feature> column per feature and base_value (SHAP; slower)."""
+
+    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=1, le=10_000_000)
+    """Rows read, scored and committed together; memory grows with it, not with the input."""
+
+    table: str = Field(default=DEFAULT_TABLE, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    """Predictions table in a database output (rejects go to <table>_rejects)."""
+
+    max_invalid: float = Field(default=DEFAULT_MAX_INVALID, ge=0, le=1)
+    """Share of rejected rows past which a run fails (0.05: more than 5 %)."""
+
+    resume: str | None = None
+    """Run to continue: `latest` (the latest unfinished run of the same model, input and
+    output) or a run id."""
+
+    engine: Literal["local", "dask"] = "local"
+    """local: threads on this machine; dask: tasks on a Dask cluster."""
+
+    scheduler: str | None = None
+    """Dask scheduler address (tcp://host:8786); none starts a local cluster."""
+
+    quiet: bool = False
+    """Print nothing but errors while scoring."""
 
     @field_validator("trusted_types", "api_keys", "admin_keys", mode="before")
     @classmethod

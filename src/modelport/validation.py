@@ -158,10 +158,11 @@ def _assemble(
         problems += [FieldProblem(p.detail, None if single else p.row, p.field) for p in found]
     if problems:
         raise InvalidInputError(problems, total=len(problems) + hidden)
-    return _build_input(converted, n_rows, metadata)
+    return build_input(converted, n_rows, metadata)
 
 
-def _build_input(columns: dict[str, np.ndarray], n_rows: int, metadata: ModelMetadata) -> Any:
+def build_input(columns: dict[str, np.ndarray], n_rows: int, metadata: ModelMetadata) -> Any:
+    """Converted columns → the model's input: a list of texts, a DataFrame or a matrix."""
     if metadata.input_kind == "text":
         return list(columns[metadata.feature_names[0]])
     if metadata.input_kind == "dataframe":
