@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import joblib
 from pydantic import ValidationError
 
+from modelport.atomic import write_atomically
 from modelport.completion import complete_metadata
 from modelport.errors import BundleError
 from modelport.metadata import ModelMetadata
@@ -113,13 +113,7 @@ def save_bundle(
         buffer = io.BytesIO()
         joblib.dump(content, buffer)
         data = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp.name, 0o666 & ~umask)  # as open() would: the server may run as another user
-    os.replace(tmp.name, path)
+    write_atomically(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

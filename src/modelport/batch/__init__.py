@@ -60,7 +60,13 @@ def score_table(settings: Settings, source: str, progress: Progress | None = Non
         if settings.engine == "dask":
             from modelport.batch.dask import run_on_dask
 
-            return run_on_dask(job, settings.scheduler, progress or create_progress(settings.quiet))
+            return run_on_dask(
+                job,
+                settings.scheduler,
+                progress or create_progress(settings.quiet),
+                trusted_types=tuple(settings.trusted_types),
+                runtime=settings.runtime,
+            )
         return run_job(job, progress or create_progress(settings.quiet))
     finally:
         store.close()

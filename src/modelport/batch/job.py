@@ -60,8 +60,13 @@ class Job:
     threads: int = os.cpu_count() or 1
 
 
-def run_job(job: Job, progress: Progress | None = None) -> Run:
+def run_job(job: Job, progress: Progress | None = None, scoring: Scoring | None = None) -> Run:
     """Score the whole input; return the completed run.
+
+    Args:
+        job: what to score, with what, where to.
+        progress: told of each committed chunk.
+        scoring: the engine; `score_here` (this process) by default.
 
     Raises:
         InputTableError: the input can't be read (nothing of the run stays written).
@@ -95,9 +100,8 @@ def run_job(job: Job, progress: Progress | None = None) -> Run:
         scorer = _scorer(job.predictor, options, run, ids)
     progress.start(run, job.source.total_rows)
     try:
-        run = _pipeline(
-            job, run, chunks, scorer, _IdGuard(job.store, run, options.id_column), progress
-        )
+        guard = _IdGuard(job.store, run, options.id_column)
+        run = _pipeline(job, run, chunks, scorer, guard, progress, scoring or score_here)
     except InputTableError as error:
         job.store.discard(run)
         _record_end(job.store, run, "failed", str(error))
@@ -272,8 +276,26 @@ def _hashes(values: pd.Series) -> np.ndarray:
     return pd.util.hash_array(values.astype(str).to_numpy(dtype=object))
 
 
+Scoring = Callable[[ChunkScorer, Iterator[tuple[int, int, pd.DataFrame]]], Iterator[ScoredChunk]]
+"""Scores chunks (index, first row, frame) and yields them in the order they came."""
+
+
+def score_here(
+    scorer: ChunkScorer, items: Iterator[tuple[int, int, pd.DataFrame]]
+) -> Iterator[ScoredChunk]:
+    """The local engine: each chunk in this process, on every core."""
+    for index, first_row, frame in items:
+        yield scorer.score(index, frame, first_row, now())
+
+
 def _pipeline(
-    job: Job, run: Run, chunks: _Chunks, scorer: ChunkScorer, guard: _IdGuard, progress: Progress
+    job: Job,
+    run: Run,
+    chunks: _Chunks,
+    scorer: ChunkScorer,
+    guard: _IdGuard,
+    progress: Progress,
+    scoring: Scoring,
 ) -> Run:
     """Read, score and commit with a thread on each side of the scoring."""
     stop = threading.Event()
@@ -296,16 +318,15 @@ def _pipeline(
             _check_invalid(job, state["run"])
             progress.advance(state["run"], job.source.fraction_read())
 
-    reader = _Worker(read_all, read, stop)
-    writer = _Worker(commit_all, scored, stop)
+    def items() -> Iterator[tuple[int, int, pd.DataFrame]]:
+        while (item := _get(read, stop)) is not None and item is not _END:
+            guard.check(item[2], item[1])
+            yield item
+
+    reader = _Worker(read_all, stop)
+    writer = _Worker(commit_all, stop)
     try:
-        while True:
-            item = _get(read, stop)
-            if item is _END or item is None:
-                break
-            index, first_row, frame = item
-            guard.check(frame, first_row)
-            chunk = scorer.score(index, frame, first_row, now())
+        for chunk in scoring(scorer, items()):
             if not _put(scored, chunk, stop):
                 break
         _put(scored, _END, stop)
@@ -330,11 +351,8 @@ def _check_invalid(job: Job, run: Run) -> None:
 class _Worker:
     """A thread that stops the others when it fails, and hands its error to the caller."""
 
-    def __init__(
-        self, target: Callable[[], None], inbox: queue.Queue[Any], stop: threading.Event
-    ) -> None:
+    def __init__(self, target: Callable[[], None], stop: threading.Event) -> None:
         self.error: BaseException | None = None
-        self._stop = stop
 
         def body() -> None:
             try:
@@ -373,4 +391,4 @@ def _get(box: queue.Queue[Any], stop: threading.Event) -> Any:
     return None
 
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MAX_INVALID", "Job", "ScoredChunk", "run_job"]
+__all__ = ["Job", "Scoring", "run_job", "score_here"]

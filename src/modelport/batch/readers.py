@@ -114,7 +114,6 @@ class CsvInput:
                 keep_default_na=False,
                 na_values=[""],
                 skipinitialspace=True,
-                float_precision="round_trip",  # the value Python (and the API) reads
                 compression="gzip" if self.path.name.lower().endswith(".gz") else None,
             )
             try:

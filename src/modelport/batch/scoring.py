@@ -94,7 +94,7 @@ class ChunkScorer:
             Column("field", "text"),
             Column("message", "text"),
         ]
-        self._id_kind = ids
+        self.ids = ids
 
     def score(self, index: int, frame: pd.DataFrame, first_row: int, at: datetime) -> ScoredChunk:
         """Validate, predict and shape one chunk; `first_row` numbers its rows."""
@@ -130,7 +130,7 @@ class ChunkScorer:
             raise InputTableError(
                 f"row {first_row + int(missing[0])} has no value in the id column {name!r}"
             )
-        if self._id_kind == "integer":
+        if self.ids == "integer":
             return values.to_numpy(dtype=np.int64)
         return values.astype(str).to_numpy(dtype=object)
 
@@ -182,7 +182,7 @@ class ChunkScorer:
 
     def _frame(self, ids: np.ndarray, outputs: dict[str, Any], at: datetime) -> pd.DataFrame:
         n_rows = len(ids)
-        data: dict[str, Any] = {"run_id": np.full(n_rows, self.run_id, dtype=object)}
+        data: dict[str, Any] = {"run_id": None}  # first column; filled below
         data[self.options.id_name] = ids
         data["prediction"] = outputs.get("prediction", np.empty(0))
         names = self.predictor.metadata.class_names or []
@@ -196,12 +196,18 @@ class ChunkScorer:
                 data[f"contrib_{feature}"] = contrib[:, j]
             data["base_value"] = outputs.get("base_value", np.empty(0))
         identity = self.identity
-        data["model"] = np.full(n_rows, identity.name, dtype=object)
-        data["model_version"] = np.full(n_rows, identity.version, dtype=object)
-        data["model_sha256"] = np.full(n_rows, identity.sha256, dtype=object)
-        data["scored_at"] = pd.DatetimeIndex(np.full(n_rows, at)).as_unit("us")
+        for name, value in (
+            ("model", identity.name),
+            ("model_version", identity.version),
+            ("model_sha256", identity.sha256),
+        ):
+            data[name] = _constant(value, n_rows)
+        data["scored_at"] = pd.DatetimeIndex(
+            np.full(n_rows, np.datetime64(at.replace(tzinfo=None), "us")), tz="UTC"
+        )
+        data["run_id"] = _constant(self.run_id, n_rows)
         frame = pd.DataFrame(data)
-        return frame.astype({c.name: _DTYPES[c.kind] for c in self.columns if c.kind != "time"})
+        return frame.astype({c.name: _DTYPES[c.kind] for c in self.columns if c.kind in _CAST})
 
     def _rejects(self, ids: np.ndarray, problems: list[FieldProblem]) -> pd.DataFrame:
         rows = [p.row or 0 for p in problems]
@@ -216,6 +222,9 @@ class ChunkScorer:
         return frame.astype({c.name: _DTYPES[c.kind] for c in self.reject_columns})
 
 
+_CAST = frozenset({"integer", "float", "boolean"})
+"""Kinds whose columns are cast to one dtype; text stays as built (repeated values as
+categories), times are built in their dtype."""
 _DTYPES: dict[ColumnKind, Any] = {
     "text": object,
     "integer": np.int64,
@@ -280,6 +289,13 @@ def _explain(predictor: Predictor, X: Any, labels: np.ndarray) -> tuple[np.ndarr
         contrib[i] = [values[name] for name in names]
         base[i] = base_value
     return contrib, base
+
+
+def _constant(value: str | None, n_rows: int) -> pd.Categorical:
+    """A column of one repeated value, stored once (each chunk repeats run, model, hash)."""
+    if value is None:
+        return pd.Categorical([None] * n_rows)
+    return pd.Categorical.from_codes(np.zeros(n_rows, dtype=np.int8), categories=[value])
 
 
 def _rows(X: Any, start: int, stop: int) -> Any:

@@ -20,9 +20,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelport.atomic import write_atomically
 from modelport.errors import StoreError
 from modelport.store.chunk import Column, ColumnKind, ScoredChunk
-from modelport.store.manifest import Manifest, write_atomically
+from modelport.store.manifest import Manifest
 from modelport.store.reading import StoreReader
 from modelport.store.runs import Run
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from modelport.atomic import write_atomically
 from modelport.errors import StoreError
 from modelport.store.runs import Run
 
@@ -67,17 +66,3 @@ class Manifest:
         """Record `run` in `data` (replacing its earlier record)."""
         runs = [item for item in data["runs"] if item["id"] != run.id]
         data["runs"] = [*runs, run.to_json()]
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a hidden file beside `path`, flush it to disk, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
