@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from itertools import repeat
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -120,7 +120,7 @@ class Predictor:
         own definition, the most probable classes (scikit-learn's forests and their twin)."""
         proba = self.predict_proba_array(X)
         if type(self.runtime) in _ARGMAX_CLASSIFIERS:  # exact: a subclass may differ
-            classes = np.asarray(self.runtime.classes_)
+            classes = np.asarray(cast(Any, self.runtime).classes_)
             return classes.take(np.argmax(proba, axis=1), axis=0), proba
         return self.predict_array(X), proba
 

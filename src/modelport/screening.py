@@ -119,7 +119,7 @@ def _all_numbers(frame: pd.DataFrame, metadata: ModelMetadata) -> np.ndarray | N
         spec.type in _NUMBERS and _is_number_column(frame[spec.name]) for spec in metadata.features
     ):
         return None
-    matrix = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
+    matrix: np.ndarray = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
     if not np.isfinite(matrix).all():
         return None
     integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
@@ -145,6 +145,8 @@ def _narrow(spec: FeatureSpec, array: np.ndarray) -> np.ndarray:
 
 def _fast_column(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarray | None:
     """The converted column when it is clean, in numpy; None sends it the exact slow way."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # Parquet's dictionary columns
+        column = column.astype(object)
     if spec.type in _NUMBERS and _is_number_column(column):
         return _numbers(spec, column, allows_nan)
     if spec.type is FeatureType.BOOLEAN and pd.api.types.is_bool_dtype(column.dtype):
@@ -183,21 +185,28 @@ def _numbers(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarr
 
 
 def _strings(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarray | None:
-    values = column.to_numpy(dtype=object, na_value=None)
-    missing = pd.isna(column).to_numpy()
+    values: np.ndarray = column.to_numpy(dtype=object)
+    missing: np.ndarray = pd.isna(column).to_numpy()
     if spec.type is FeatureType.TEXT:
         if missing.any():
             if not isinstance(spec.default, str):
                 return None
             values[missing] = spec.default
         return values
+    return _categories(spec, values, missing, allows_nan)
+
+
+def _categories(
+    spec: FeatureSpec, values: np.ndarray, missing: np.ndarray, allows_nan: bool
+) -> np.ndarray | None:
+    """Known categories mapped to the metadata's own values (`"3"` → 3), missing ones to
+    the default; anything else (an unknown category) goes the slow way for its message."""
     allowed = {str(category): category for category in spec.categories or []}
-    if missing.any():
-        if spec.default is None:
-            if not (spec.accepts_missing and allows_nan):
-                return None
-        elif allowed and str(spec.default) not in allowed:
-            return None
+    default = spec.default
+    if missing.any() and default is None and not (spec.accepts_missing and allows_nan):
+        return None
+    if missing.any() and default is not None and allowed and str(default) not in allowed:
+        return None
     present = ~missing
     if allowed:
         given = pd.Series(values[present], dtype=object)
@@ -205,6 +214,5 @@ def _strings(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarr
             return None
         values[present] = given.map(allowed).to_numpy(dtype=object)
     if missing.any():
-        fill = np.nan if spec.default is None else allowed.get(str(spec.default), spec.default)
-        values[missing] = fill
+        values[missing] = np.nan if default is None else allowed.get(str(default), default)
     return values

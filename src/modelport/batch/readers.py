@@ -87,7 +87,7 @@ class CsvInput:
     def __init__(self, path: Path, text_columns: set[str]) -> None:
         self.path = path
         self.name = str(path.resolve())
-        self.total_rows = None
+        self.total_rows: int | None = None
         self._text = text_columns
         self._handle: Any = None
         self._size = max(1, path.stat().st_size)
@@ -128,7 +128,7 @@ class CsvInput:
         handle = self._handle
         if handle is None or handle.closed:
             return None
-        return min(1.0, handle.tell() / self._size)
+        return min(1.0, float(handle.tell()) / self._size)
 
     def _check_tail(self, n_columns: int) -> None:
         """A file cut mid-row (a copy that stopped) ends with a short line and no line end."""
@@ -161,7 +161,7 @@ class ParquetInput:
             self._files = [pq.ParquetFile(file) for file in files]
         except (OSError, ValueError) as error:
             raise InputTableError(f"cannot read {path} as Parquet: {_first_line(error)}") from None
-        self.total_rows = sum(file.metadata.num_rows for file in self._files)
+        self.total_rows: int | None = sum(file.metadata.num_rows for file in self._files)
         names = [file.schema_arrow.names for file in self._files]
         if any(other != names[0] for other in names[1:]):
             raise InputTableError(f"the Parquet files in {path} do not all have the same columns")
@@ -193,7 +193,7 @@ class JsonLinesInput:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = str(path.resolve())
-        self.total_rows = None
+        self.total_rows: int | None = None
         self._first: pd.DataFrame | None = None
 
     def columns(self) -> list[str]:

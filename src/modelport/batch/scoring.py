@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,7 +140,7 @@ class ChunkScorer:
         n_rows = len(X)
         parts = min(self.threads, max(1, n_rows // _PARALLEL_ROWS))
         bounds = np.linspace(0, n_rows, parts + 1).astype(int)
-        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        slices = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         if parts == 1:
             results = [self._answer(X, 0, n_rows)]
         else:
@@ -295,7 +296,8 @@ def _constant(value: str | None, n_rows: int) -> pd.Categorical:
     """A column of one repeated value, stored once (each chunk repeats run, model, hash)."""
     if value is None:
         return pd.Categorical([None] * n_rows)
-    return pd.Categorical.from_codes(np.zeros(n_rows, dtype=np.int8), categories=[value])
+    kind = pd.CategoricalDtype([value])
+    return pd.Categorical.from_codes(np.zeros(n_rows, dtype=np.int8), dtype=kind)
 
 
 def _rows(X: Any, start: int, stop: int) -> Any:

@@ -24,7 +24,7 @@ class SqlInput:
         self.url = url
         self.query = query.strip()
         self.name = f"{safe_url(url)} {self.query}"
-        self.total_rows = None
+        self.total_rows: int | None = None
         try:
             self.engine = create_engine(url)
         except StoreError as error:

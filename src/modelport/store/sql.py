@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -140,6 +140,10 @@ class SqlStore(StoreReader):
                 self._runs.update().where(self._runs.c.id == run.id).values(**_row(run))
             )
 
+    def reconciled(self, run: Run, id_column: str) -> Run:
+        """A chunk and the run's progress commit in one transaction: nothing to add."""
+        return run
+
     def discard(self, run: Run) -> None:
         """Remove the run's rows: its input turned out unusable, nothing stays half-written."""
         with self._connect("remove a failed run's rows") as connection:
@@ -244,4 +248,5 @@ def _run(row: Any) -> Run:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain Python values (NaN as NULL) for the driver."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return cast(list[dict[str, Any]], records)
