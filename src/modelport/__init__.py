@@ -13,12 +13,14 @@ from modelport.errors import (
     BundleError,
     ConfigurationError,
     FieldProblem,
+    InputTableError,
     InvalidInputError,
     ModelNotFoundError,
     ModelNotReadyError,
     ModelportError,
     NotSupportedError,
     PredictionError,
+    StoreError,
 )
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, Task
 from modelport.predictor import Predictor, Runtime
@@ -32,6 +34,7 @@ __all__ = [
     "FeatureSpec",
     "FeatureType",
     "FieldProblem",
+    "InputTableError",
     "InvalidInputError",
     "ModelBundle",
     "ModelMetadata",
@@ -43,6 +46,7 @@ __all__ = [
     "Predictor",
     "Runtime",
     "Settings",
+    "StoreError",
     "Task",
     "__version__",
     "load_bundle",

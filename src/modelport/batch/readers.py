@@ -20,6 +20,12 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 QUALIFIED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _TAIL_BYTES = 1 << 16
+_JSON_AS_IS: dict[str, Any] = (
+    {"dtype": False}  # pandas 3: no conversion at all, dates included
+    if int(pd.__version__.split(".")[0]) >= 3
+    else {"dtype": False, "convert_dates": False}
+)
+"""JSON values keep their JSON types: a column named `date` stays text."""
 
 
 class InputTable(Protocol):
@@ -211,9 +217,7 @@ class JsonLinesInput:
 
     def _read(self, chunk_size: int) -> Iterator[pd.DataFrame]:
         try:
-            with pd.read_json(
-                self.path, lines=True, chunksize=chunk_size, dtype=False, convert_dates=False
-            ) as reader:
+            with pd.read_json(self.path, lines=True, chunksize=chunk_size, **_JSON_AS_IS) as reader:
                 yield from reader
         except ValueError as error:
             raise InputTableError(f"cannot read {self.path}: {_first_line(error)}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -12,9 +12,21 @@ from modelport.store.runs import Run
 
 
 class StoreReader:
-    """Reading methods shared by every store; they see completed runs unless told otherwise."""
+    """Reading methods shared by every store; they see completed runs unless told otherwise.
+
+    A store is a context manager: `with open_store(url) as store:` releases its connections.
+    """
 
     location: str
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - every store defines it
+        raise NotImplementedError
 
     def runs(self) -> list[Run]:  # pragma: no cover - every store defines it
         raise NotImplementedError
