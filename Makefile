@@ -44,8 +44,11 @@ test: lint chromium postgres
 	$(BIN)/pytest
 
 demo: install
-	$(BIN)/modelport example wind-turbine --output $(DEMO)/wind-turbine.joblib
+	$(BIN)/modelport example wind-turbine --output $(DEMO)/wind-turbine.joblib --data $(DEMO)/readings.csv
 	$(BIN)/modelport inspect $(DEMO)/wind-turbine.joblib
+	$(BIN)/modelport score $(DEMO)/wind-turbine.joblib $(DEMO)/readings.csv --id-column id \
+		--output sqlite:///$(DEMO)/predictions.db
+	$(BIN)/modelport runs sqlite:///$(DEMO)/predictions.db
 	$(BIN)/modelport predict $(DEMO)/wind-turbine.joblib '[{"Ws1_avg": 4}, {"Ws1_avg": 9}, {"Ws1_avg": 14}]'
 	$(BIN)/modelport example bank-marketing --output $(DEMO)/bank-marketing.joblib
 	$(BIN)/modelport predict $(DEMO)/bank-marketing.joblib --proba \

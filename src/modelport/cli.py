@@ -69,10 +69,14 @@ def example(
         Path | None,
         typer.Option("--output", "-o", help="Bundle file to write (.joblib or .skops)."),
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Also write rows the model can score, with an id (.csv or .parquet)."),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the examples and exit.")] = False,
 ) -> None:
     """Build an example model bundle from data that ships with scikit-learn or modelport."""
-    from modelport.examples import EXAMPLES, save_example
+    from modelport.examples import EXAMPLES, save_example, save_example_data
 
     if list_ or name is None:
         table = Table("name", "what it is", box=None, header_style="bold")
@@ -86,6 +90,9 @@ def example(
     except ModelportError as error:
         _fail(error)
     out.print(f"wrote {target} (sha256 {digest})", highlight=False)
+    if data is not None:
+        n_rows = save_example_data(name, data)
+        out.print(f"wrote {data} ({n_rows:,} rows to score, ids in column id)", highlight=False)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Protocol
 
 from rich.console import Console
@@ -61,7 +62,9 @@ class LogLines:
         """Say which run starts, on what."""
         self._started = time.monotonic()
         self._first_rows = run.rows_read
-        self.console.print(f"run {run.id}: scoring {run.input} with {run.model} → {run.output}")
+        self.console.print(
+            f"run {run.id}: scoring {_shown(run.input)} with {run.model} → {run.output}"
+        )
 
     def advance(self, run: Run, fraction: float | None) -> None:
         """Rows so far and the pace."""
@@ -116,6 +119,14 @@ class Bar(LogLines):
     def stop(self, run: Run) -> None:
         """Take the bar down."""
         self._bar.stop()
+
+
+def _shown(source: str) -> str:
+    """An input under the working folder as a relative path, as the user most likely typed it."""
+    path = Path(source)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return source
 
 
 def create_progress(quiet: bool) -> Progress:

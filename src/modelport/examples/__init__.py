@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import datasets
 
 from modelport.bundle import save_bundle
 from modelport.errors import ModelNotFoundError
@@ -26,11 +28,36 @@ from modelport.metadata import ModelMetadata
 
 @dataclass(frozen=True)
 class Example:
-    """One example model: its name, what it shows, and how to build it."""
+    """One example model: its name, what it shows, how to build it, and rows it can score."""
 
     name: str
     summary: str
     build: Callable[[], tuple[Any, ModelMetadata]]
+    data: Callable[[], pd.DataFrame]
+
+
+def _breast_cancer() -> pd.DataFrame:
+    return datasets.load_breast_cancer(as_frame=True).data
+
+
+def _iris() -> pd.DataFrame:
+    return datasets.load_iris(as_frame=True).data
+
+
+def _diabetes() -> pd.DataFrame:
+    return datasets.load_diabetes(as_frame=True).data
+
+
+def _new_clients() -> pd.DataFrame:
+    return _bank.generate(_bank.N_ROWS, seed=_bank.SEED + 1)[0]  # not the training rows
+
+
+def _new_readings() -> pd.DataFrame:
+    return _wind.generate(_wind.N_ROWS, seed=_wind.SEED + 1)[0]
+
+
+def _reviews() -> pd.DataFrame:
+    return _sentiment.load_reviews()[["text"]]
 
 
 EXAMPLES: dict[str, Example] = {
@@ -40,42 +67,55 @@ EXAMPLES: dict[str, Example] = {
             "linear-binary",
             "scaled logistic regression, breast cancer (numpy input)",
             _tabular.linear_binary,
+            _breast_cancer,
         ),
         Example(
             "forest-binary",
             "random forest, breast cancer, labels benign/malignant",
             _tabular.forest_binary,
+            _breast_cancer,
         ),
         Example(
-            "forest-multiclass", "random forest, iris, three species", _tabular.forest_multiclass
+            "forest-multiclass",
+            "random forest, iris, three species",
+            _tabular.forest_multiclass,
+            _iris,
         ),
         Example(
-            "forest-regression", "random forest, diabetes progression", _tabular.forest_regression
+            "forest-regression",
+            "random forest, diabetes progression",
+            _tabular.forest_regression,
+            _diabetes,
         ),
         Example(
             "xgboost-regression",
             "XGBoost, diabetes progression (DataFrame input)",
             _tabular.xgboost_regression,
+            _diabetes,
         ),
         Example(
             "lightgbm-binary",
             "LightGBM with categorical features, bank marketing",
             _bank.lightgbm_binary,
+            _new_clients,
         ),
         Example(
             "bank-marketing",
             "Pipeline: one-hot encoder + logistic regression, labels yes/no",
             _bank.bank_marketing,
+            _new_clients,
         ),
         Example(
             "sentiment",
             "TF-IDF + naive Bayes on short reviews, labels Positive/Negative",
             _sentiment.sentiment,
+            _reviews,
         ),
         Example(
             "wind-turbine",
             "gradient boosting on 12 turbine sensors, each with a default",
             _wind.wind_turbine,
+            _new_readings,
         ),
     )
 }
@@ -96,13 +136,33 @@ def build_example(name: str) -> tuple[Any, ModelMetadata]:
     Raises:
         ModelNotFoundError: no example has that name (the message lists them).
     """
+    return _example(name).build()
+
+
+def _example(name: str) -> Example:
     try:
-        example = EXAMPLES[name]
+        return EXAMPLES[name]
     except KeyError:
         raise ModelNotFoundError(
             f"no example named {name!r}; choose one of: {', '.join(EXAMPLES)}"
         ) from None
-    return example.build()
+
+
+def save_example_data(name: str, path: str | os.PathLike[str]) -> int:
+    """Write rows the example `name` can score, with an `id` column, as CSV or Parquet.
+
+    Returns:
+        The number of rows written.
+    """
+    frame = _example(name).data().reset_index(drop=True)
+    frame.insert(0, "id", range(1, len(frame) + 1))
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix in (".parquet", ".pq"):
+        frame.to_parquet(target, index=False)
+    else:
+        frame.to_csv(target, index=False)
+    return len(frame)
 
 
 def save_example(name: str, path: str | os.PathLike[str]) -> str:
