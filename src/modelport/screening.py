@@ -185,7 +185,7 @@ def _numbers(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarr
 
 
 def _strings(spec: FeatureSpec, column: pd.Series, allows_nan: bool) -> np.ndarray | None:
-    values: np.ndarray = column.to_numpy(dtype=object)
+    values: np.ndarray = column.to_numpy(dtype=object, copy=True)  # filled in place below
     missing: np.ndarray = pd.isna(column).to_numpy()
     if spec.type is FeatureType.TEXT:
         if missing.any():
