@@ -40,7 +40,10 @@ def _settings(**given: Any) -> Settings:
         return Settings(**{key: value for key, value in given.items() if value is not None})
     except ValidationError as error:
         first = error.errors()[0]
-        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = ENV_PREFIX + field.upper() if field else "a setting"
+        if given.get(field) is not None:  # a flag the user typed: name it as typed
+            name = f"--{field.replace('_', '-')} ({name})"
         _fail(ConfigurationError(f"invalid {name}: {first['msg']}"))
 
 

@@ -119,8 +119,8 @@ def runs(
 
     settings = _settings(table=table)
     try:
-        store = open_store(output, settings.table)
-        recorded = store.runs()
+        with open_store(output, settings.table) as store:
+            recorded = store.runs()
     except ModelportError as error:
         _fail(error)
     if json:

@@ -144,7 +144,9 @@ def _to_category(spec: FeatureSpec, values: list[Any]) -> tuple[np.ndarray, list
             more = ", ..." if len(allowed) > _SHOWN_CATEGORIES else ""
             problems.append(
                 FieldProblem(
-                    f"unknown category {value!r}; expected one of {shown}{more}", i, spec.name
+                    f"unknown category {_short(value)!r}; expected one of {shown}{more}",
+                    i,
+                    spec.name,
                 )
             )
         else:
@@ -168,6 +170,11 @@ _CONVERTERS = {
     FeatureType.CATEGORICAL: _to_category,
     FeatureType.TEXT: _to_text,
 }
+
+
+def _short(value: Any) -> Any:
+    """A value as a message may quote it: long text cut to its first 40 characters."""
+    return value[:40] if isinstance(value, str) else value
 
 
 def _wrong(value: Any, expected: str) -> str:

@@ -23,6 +23,9 @@ from modelport.validation import build_input
 
 _NUMBERS = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER})
 _STRINGS = frozenset({FeatureType.CATEGORICAL, FeatureType.TEXT})
+_CLOSE = 0.6
+"""How alike a column's name must be to a feature's to be taken for its misspelling
+(difflib's own default for close matches)."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,13 @@ def check_columns(columns: Iterable[str], metadata: ModelMetadata) -> list[str]:
     absent = [spec for spec in metadata.features if spec.name not in present]
     problems, defaulted = [], []
     spare = [name for name in present if name not in set(metadata.feature_names)]
+    likely = _misspellings([spec.name for spec in absent], spare)
     for spec in absent:
-        close = difflib.get_close_matches(spec.name, spare, n=1)
-        if close:
+        if spec.name in likely:
             problems.append(
-                FieldProblem(f"no such column; the table has {close[0]!r}", field=spec.name)
+                FieldProblem(
+                    f"no such column; the table has {likely[spec.name]!r}", field=spec.name
+                )
             )
         elif spec.default is None and not (spec.accepts_missing and metadata.allows_nan):
             problems.append(FieldProblem("no such column, and no default", field=spec.name))
@@ -70,6 +75,24 @@ def check_columns(columns: Iterable[str], metadata: ModelMetadata) -> list[str]:
     if problems:
         raise InvalidInputError(problems, within="the input table")
     return defaulted
+
+
+def _misspellings(features: list[str], columns: list[str]) -> dict[str, str]:
+    """Feature → the column that is most likely its misspelling; a column is given to the
+    one feature it resembles most (`educaton` is `education`, not `duration`)."""
+    pairs = sorted(
+        (
+            (difflib.SequenceMatcher(None, feature, column).ratio(), feature, column)
+            for feature in features
+            for column in columns
+        ),
+        reverse=True,
+    )
+    matched: dict[str, str] = {}
+    for ratio, feature, column in pairs:
+        if ratio >= _CLOSE and feature not in matched and column not in matched.values():
+            matched[feature] = column
+    return matched
 
 
 def screen_frame(frame: pd.DataFrame, metadata: ModelMetadata) -> Screened:

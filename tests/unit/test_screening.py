@@ -112,3 +112,15 @@ def test_columns_missing_from_a_table_default_or_fail_by_name(predictors: dict[s
     strict = ModelMetadata(features=[FeatureSpec(name="x", accepts_missing=False)])
     with pytest.raises(InvalidInputError, match="field 'x': no such column, and no default"):
         check_columns(["id"], strict)
+
+
+def test_a_misspelt_column_is_blamed_on_the_feature_it_resembles_most(
+    predictors: dict[str, Predictor],
+):
+    metadata = predictors["bank-marketing"].metadata
+    columns = [name for name in metadata.feature_names if name != "education"] + ["educaton"]
+    with pytest.raises(InvalidInputError) as caught:
+        check_columns(columns, metadata)
+    assert [(p.field, p.detail) for p in caught.value.problems] == [
+        ("education", "no such column; the table has 'educaton'")
+    ]

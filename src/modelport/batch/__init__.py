@@ -45,7 +45,11 @@ def score_table(settings: Settings, source: str, progress: Progress | None = Non
     table = open_input(
         source, predictor.metadata, query=settings.query, id_column=settings.id_column
     )
-    store = open_store(settings.output, settings.table)
+    try:
+        store = open_store(settings.output, settings.table)
+    except BaseException:
+        table.close()
+        raise
     job = Job(
         predictor=predictor,
         source=table,
@@ -70,3 +74,4 @@ def score_table(settings: Settings, source: str, progress: Progress | None = Non
         return run_job(job, progress or create_progress(settings.quiet))
     finally:
         store.close()
+        table.close()

@@ -11,7 +11,13 @@ from modelport.batch.pipeline import Chunks, Scoring, run_pipeline, score_here
 from modelport.batch.progress import Progress, Silent
 from modelport.batch.readers import InputTable
 from modelport.batch.scoring import ChunkScorer, ModelIdentity, ScoreOptions, id_kind
-from modelport.errors import InputTableError, InvalidInputError, NotSupportedError, StoreError
+from modelport.errors import (
+    InputTableError,
+    InvalidInputError,
+    ModelportError,
+    NotSupportedError,
+    StoreError,
+)
 from modelport.predictor import Predictor
 from modelport.screening import check_columns
 from modelport.settings import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_INVALID
@@ -92,11 +98,13 @@ def run_job(job: Job, progress: Progress | None = None, scoring: Scoring | None 
         guard = IdGuard(job.store, run, options.id_column)
         engine = scoring or score_here
         run_pipeline(chunks, lambda items: engine(scorer, guard.checked(items)), committed.add)
-    except InputTableError as error:
-        job.store.discard(run)
-        _record_end(job.store, run, "failed", str(error))
+    except (InputTableError, InvalidInputError) as error:
+        # Nothing of a run whose input is unusable stays published; past --max-invalid its
+        # rejects stay, since they say what is wrong.
+        job.store.discard(run, rejects=isinstance(error, InputTableError))
+        _record_end(job.store, run, "failed", str(error), discarded=True)
         raise
-    except (InvalidInputError, StoreError) as error:
+    except ModelportError as error:
         _record_end(job.store, run, "failed", str(error))
         raise
     except BaseException:
@@ -182,6 +190,7 @@ def _resumed(job: Job, progress: Progress) -> Run | None:
             run
             for run in runs
             if run.status in ("interrupted", "failed")
+            and run.chunks_committed > 0
             and run.input == job.source.name
             and run.model_sha256 == job.predictor.bundle.sha256
         ]
@@ -205,6 +214,8 @@ def _resumed(job: Job, progress: Progress) -> Run | None:
 def _check_resumable(job: Job, run: Run) -> None:
     if run.status == "completed":
         raise StoreError(f"run {run.id} is already completed")
+    if run.chunks_committed == 0:
+        raise StoreError(f"run {run.id} published nothing to continue from: start a new run")
     if run.status == "running":
         raise StoreError(f"run {run.id} is still running (process {run.pid} on {run.host})")
     if run.model_sha256 != job.predictor.bundle.sha256:
@@ -213,11 +224,15 @@ def _check_resumable(job: Job, run: Run) -> None:
         raise StoreError(f"run {run.id} read another input: {run.input}")
 
 
-def _record_end(store: Store, run: Run, status: Any, error: str) -> None:
+def _record_end(
+    store: Store, run: Run, status: Any, error: str, *, discarded: bool = False
+) -> None:
     """Record how the run ended, with the progress the store committed (not what this
     process believes), if the store still answers: it may be what failed."""
     try:
         committed = next((r for r in store.runs() if r.id == run.id), run)
+        if discarded:  # its rows are gone: it published nothing, and resumes from nothing
+            committed = replace(committed, rows_scored=0, chunks_committed=0)
         store.save(committed.ended(status, error))
     except StoreError:
         pass

@@ -48,6 +48,10 @@ class InputTable(Protocol):
         """How far the reading has got, for progress, when the total is unknown."""
         ...
 
+    def close(self) -> None:
+        """Release what the reading holds (a database's connections)."""
+        ...
+
 
 def open_input(
     source: str, metadata: ModelMetadata, *, query: str | None = None, id_column: str | None = None
@@ -87,7 +91,14 @@ def open_input(
     )
 
 
-class CsvInput:
+class _FileInput:
+    """What file inputs share: nothing to release."""
+
+    def close(self) -> None:
+        """Files are closed after each read."""
+
+
+class CsvInput(_FileInput):
     """A CSV file: category and text columns (and the id) kept as text, numbers parsed exactly."""
 
     def __init__(self, path: Path, text_columns: set[str]) -> None:
@@ -152,7 +163,7 @@ class CsvInput:
             )
 
 
-class ParquetInput:
+class ParquetInput(_FileInput):
     """A Parquet file, or a folder of them read in name order."""
 
     def __init__(self, path: Path) -> None:
@@ -193,7 +204,7 @@ class ParquetInput:
         return None
 
 
-class JsonLinesInput:
+class JsonLinesInput(_FileInput):
     """One JSON object per line; values keep their JSON types."""
 
     def __init__(self, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,6 +30,14 @@ class SqlInput:
             self.engine = create_engine(url)
         except StoreError as error:
             raise InputTableError(str(error)) from None
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            if not Path(database).is_file():  # SQLite would quietly create an empty one
+                raise InputTableError(f"input not found: {database}")
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
 
     def _statement(self) -> sa.TextClause:
         if QUALIFIED_NAME.match(self.query):
@@ -40,7 +49,13 @@ class SqlInput:
     def columns(self) -> list[str]:
         """The result's column names (the query runs once, for none of its rows)."""
         try:
-            with self.engine.connect() as connection:
+            connection = self.engine.connect()
+        except SQLAlchemyError as error:
+            raise InputTableError(
+                f"cannot connect to {safe_url(self.url)}: {_reason(error)}"
+            ) from None
+        try:
+            with connection:
                 result = connection.execution_options(stream_results=True).execute(
                     self._statement()
                 )
@@ -67,6 +82,9 @@ class SqlInput:
         return None
 
     def _reason(self, error: SQLAlchemyError) -> str:
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
-        text = detail[0][:300] if detail else type(error).__name__
-        return f"{safe_url(self.url)}: the query failed: {text}"
+        return f"{safe_url(self.url)}: the query failed: {_reason(error)}"
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return detail[0][:300] if detail else type(error).__name__

@@ -36,16 +36,18 @@ class Example:
     data: Callable[[], pd.DataFrame]
 
 
-def _breast_cancer() -> pd.DataFrame:
-    return datasets.load_breast_cancer(as_frame=True).data
+def _bundled(loader: Callable[..., Any]) -> Callable[[], pd.DataFrame]:
+    """The features of one of scikit-learn's bundled data sets."""
+
+    def load() -> pd.DataFrame:
+        return pd.DataFrame(loader(as_frame=True).data)
+
+    return load
 
 
-def _iris() -> pd.DataFrame:
-    return datasets.load_iris(as_frame=True).data
-
-
-def _diabetes() -> pd.DataFrame:
-    return datasets.load_diabetes(as_frame=True).data
+_breast_cancer = _bundled(datasets.load_breast_cancer)
+_iris = _bundled(datasets.load_iris)
+_diabetes = _bundled(datasets.load_diabetes)
 
 
 def _new_clients() -> pd.DataFrame:

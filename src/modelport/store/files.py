@@ -130,9 +130,10 @@ class ParquetStore(_FileStore):
         )
         return run.advanced(read=scored + rejected, scored=scored, rejected=rejected)
 
-    def discard(self, run: Run) -> None:
-        """Remove the run's part files."""
-        for folder in (self.path, self.path / "_rejects"):
+    def discard(self, run: Run, *, rejects: bool = True) -> None:
+        """Remove the run's part files (and its rejects, unless told to keep them)."""
+        folders = [self.path, self.path / "_rejects"] if rejects else [self.path]
+        for folder in folders:
             for part in folder.glob(f"part-{run.id}-*.parquet"):
                 part.unlink()
 
@@ -212,10 +213,10 @@ class CsvStore(_FileStore):
         """A CSV chunk counts only once the manifest says so: nothing to add."""
         return run
 
-    def discard(self, run: Run) -> None:
-        """Rewrite both files without the run's rows."""
+    def discard(self, run: Run, *, rejects: bool = True) -> None:
+        """Rewrite the files without the run's rows (its rejects stay if told so)."""
         with self.manifest.update() as data:
-            for path in (self.path, self.rejects_path):
+            for path in (self.path, self.rejects_path) if rejects else (self.path,):
                 committed = int(data["files"].get(path.name, 0))
                 if not committed:
                     continue

@@ -144,10 +144,11 @@ class SqlStore(StoreReader):
         """A chunk and the run's progress commit in one transaction: nothing to add."""
         return run
 
-    def discard(self, run: Run) -> None:
-        """Remove the run's rows: its input turned out unusable, nothing stays half-written."""
+    def discard(self, run: Run, *, rejects: bool = True) -> None:
+        """Remove the run's rows (and its rejects, unless told to keep them)."""
+        names = [self.table, f"{self.table}_rejects"] if rejects else [self.table]
         with self._connect("remove a failed run's rows") as connection:
-            for name in (self.table, f"{self.table}_rejects"):
+            for name in names:
                 if sa.inspect(connection).has_table(name):
                     table = self._table(connection, name)
                     connection.execute(table.delete().where(table.c.run_id == run.id))
