@@ -13,7 +13,7 @@ import pandas as pd
 
 from modelport.errors import InputTableError
 from modelport.metadata import FeatureType, ModelMetadata
-from modelport.store.sql import is_url
+from modelport.store import is_url
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -130,7 +130,6 @@ class CsvInput(_FileInput):
                 dtype=dict.fromkeys(self._text, str),
                 keep_default_na=False,
                 na_values=[""],
-                skipinitialspace=True,
                 compression="gzip" if self.path.name.lower().endswith(".gz") else None,
             )
             try:

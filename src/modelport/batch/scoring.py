@@ -228,6 +228,7 @@ _CAST = frozenset({"integer", "float", "boolean"})
 categories), times are built in their dtype."""
 _DTYPES: dict[ColumnKind, Any] = {
     "text": object,
+    "repeated": "category",
     "integer": np.int64,
     "float": np.float64,
     "boolean": bool,
@@ -238,7 +239,7 @@ _DTYPES: dict[ColumnKind, Any] = {
 def output_columns(predictor: Predictor, options: ScoreOptions, ids: ColumnKind) -> list[Column]:
     """The published columns, in order: the same in every kind of output."""
     metadata = predictor.metadata
-    columns = [Column("run_id", "text"), Column(options.id_name, ids)]
+    columns = [Column("run_id", "repeated"), Column(options.id_name, ids)]
     columns.append(Column("prediction", _prediction_kind(predictor)))
     if options.proba:
         columns += [Column(f"proba_{name}", "float") for name in metadata.class_names or []]
@@ -246,9 +247,9 @@ def output_columns(predictor: Predictor, options: ScoreOptions, ids: ColumnKind)
         columns += [Column(f"contrib_{name}", "float") for name in metadata.feature_names]
         columns.append(Column("base_value", "float"))
     columns += [
-        Column("model", "text"),
-        Column("model_version", "text"),
-        Column("model_sha256", "text"),
+        Column("model", "repeated"),
+        Column("model_version", "repeated"),
+        Column("model_sha256", "repeated"),
         Column("scored_at", "time"),
     ]
     names = [column.name for column in columns]

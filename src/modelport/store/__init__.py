@@ -13,16 +13,62 @@ Example:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+from modelport.store.chunk import Column, ScoredChunk
 from modelport.store.files import CsvStore, ParquetStore
 from modelport.store.runs import Run
-from modelport.store.sql import SqlStore, is_url
 
-Store = SqlStore | ParquetStore | CsvStore
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is used
+    from modelport.store.sql import SqlStore
 
-__all__ = ["CsvStore", "ParquetStore", "Run", "SqlStore", "Store", "open_store"]
+__all__ = ["CsvStore", "ParquetStore", "Run", "Store", "is_url", "open_store"]
 
 
-def open_store(output: str, table: str = "predictions") -> Store:
+class Store(Protocol):
+    """What the scoring job writes through, and applications read from (`StoreReader`)."""
+
+    location: str
+    """Where the store is, as it may be shown (a database URL without its password)."""
+    table: str
+    """The predictions table (a file output's name)."""
+
+    def runs(self) -> list[Run]: ...
+
+    def begin(self, run: Run, columns: Sequence[Column], rejects: Sequence[Column]) -> None: ...
+
+    def resume(self, run: Run) -> None: ...
+
+    def commit(self, run: Run, chunk: ScoredChunk) -> Run: ...
+
+    def save(self, run: Run) -> None: ...
+
+    def discard(self, run: Run, *, rejects: bool = True) -> None: ...
+
+    def reconciled(self, run: Run, id_column: str) -> Run: ...
+
+    def read(
+        self,
+        run_ids: Sequence[str],
+        *,
+        ids: Sequence[Any] | None = None,
+        id_column: str | None = None,
+        rejects: bool = False,
+    ) -> pd.DataFrame: ...
+
+    def close(self) -> None: ...
+
+
+def is_url(text: str) -> bool:
+    """True for a SQLAlchemy URL (`dialect[+driver]://...`), not a path."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+]*://", text) is not None
+
+
+def open_store(output: str, table: str = "predictions") -> SqlStore | ParquetStore | CsvStore:
     """The store `output` names: a database URL, a `.csv` file, else a Parquet folder.
 
     Args:
@@ -33,6 +79,8 @@ def open_store(output: str, table: str = "predictions") -> Store:
         StoreError: the output can't be used (another kind of file is there, say).
     """
     if is_url(output):
+        from modelport.store.sql import SqlStore
+
         return SqlStore(output, table)
     if output.lower().endswith(".csv"):
         return CsvStore(output)

@@ -7,7 +7,9 @@ from typing import Literal
 
 import pandas as pd
 
-ColumnKind = Literal["text", "integer", "float", "boolean", "time"]
+ColumnKind = Literal["text", "repeated", "integer", "float", "boolean", "time"]
+"""`repeated`: text with one value per chunk (the run, the model): stored once per chunk
+where the format can (Parquet's dictionary columns), as text elsewhere."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from modelport.store.runs import Run
 
 _ARROW: dict[ColumnKind, pa.DataType] = {
     "text": pa.string(),
+    "repeated": pa.dictionary(pa.int32(), pa.string()),
     "integer": pa.int64(),
     "float": pa.float64(),
     "boolean": pa.bool_(),

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from modelport.errors import StoreError
+from modelport.store.bulk import insert_frame
 from modelport.store.chunk import Column, ColumnKind, ScoredChunk
 from modelport.store.reading import StoreReader
 from modelport.store.runs import RUNS_TABLE, Run
@@ -21,16 +22,12 @@ from modelport.store.runs import RUNS_TABLE, Run
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TYPES: dict[ColumnKind, Any] = {
     "text": sa.Text,
+    "repeated": sa.Text,
     "integer": sa.BigInteger,
     "float": sa.Float(precision=53),
     "boolean": sa.Boolean,
     "time": sa.DateTime(timezone=True),
 }
-
-
-def is_url(text: str) -> bool:
-    """True for a SQLAlchemy URL (`dialect[+driver]://...`), not a path."""
-    return re.match(r"^[A-Za-z][A-Za-z0-9+]*://", text) is not None
 
 
 def safe_url(url: str) -> str:
@@ -68,6 +65,7 @@ class SqlStore(StoreReader):
         self.engine = create_engine(url)
         self._meta = sa.MetaData()
         self._runs = _runs_table(self._meta)
+        self._tables: dict[str, sa.Table] = {}
 
     @contextmanager
     def _connect(self, what: str) -> Iterator[Connection]:
@@ -105,6 +103,7 @@ class SqlStore(StoreReader):
                 another kind.
         """
         self._check_owner(run)
+        self._tables.clear()  # the tables may change shape below
         with self._connect("create the tables") as connection:
             self._ensure(connection, self.table, columns)
             self._ensure(connection, f"{self.table}_rejects", rejects)
@@ -126,8 +125,7 @@ class SqlStore(StoreReader):
                 (f"{self.table}_rejects", chunk.rejects),
             ):
                 if len(frame):
-                    table = self._table(connection, name)
-                    connection.execute(table.insert(), _records(frame))
+                    insert_frame(connection, self._table(connection, name), frame)
             connection.execute(
                 self._runs.update().where(self._runs.c.id == run.id).values(**_row(advanced))
             )
@@ -183,7 +181,10 @@ class SqlStore(StoreReader):
                 )
 
     def _table(self, connection: Connection, name: str) -> sa.Table:
-        return sa.Table(name, sa.MetaData(), autoload_with=connection)
+        """The table as the database has it (read once per store: `begin` has shaped it)."""
+        if name not in self._tables:
+            self._tables[name] = sa.Table(name, sa.MetaData(), autoload_with=connection)
+        return self._tables[name]
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -245,9 +246,3 @@ def _run(row: Any) -> Run:
     data["table"] = data.pop("table_name")
     data["options"] = json.loads(data["options"] or "{}")
     return Run.from_json(data)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain Python values (NaN as NULL) for the driver."""
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return cast(list[dict[str, Any]], records)
