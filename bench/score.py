@@ -2,18 +2,19 @@
 
 The same table (20 float features, as CSV and as Parquet) is scored three ways: by
 `modelport score` in its own process; by the short pandas script a user writes instead
-(read, predict_proba, write); and, for the floor, by the model's own `predict_proba` in this
-process on a DataFrame already in memory, with no reading or writing at all. Figures are
-ratios to the baselines of the same run, since absolute numbers drift on shared machines.
-Peak RSS is each child process's own (from `wait4`), so a small and a large input compare.
+(read, predict_proba, write), in its own process; and, for the floor, by the model's own
+`predict_proba` in this process on a DataFrame already in memory, with no reading, writing
+or start-up at all. Figures are ratios to the baselines of the same run, each the median of
+a few runs with modelport and the script taking turns, since absolute numbers drift on a
+shared machine. Peak RSS is each child process's own, so a small and a large input compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,6 @@ SCRIPT_TARGET = 1.7
 """rf, CSV → Parquet: modelport's rows/s at least this times the plain script's."""
 FLAT_RSS = 1.2
 """Peak RSS counts as flat when the large input's is at most this times the small one's."""
-FLOOR_REPEATS = 3
 
 PLAIN_SCRIPT = """
 import sqlite3
@@ -73,14 +73,14 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 code = subprocess.call(sys.argv[2:])
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as figures:
-    figures.write(f"{seconds} {peak}")
+    figures.write(f"{seconds} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
 sys.exit(code)
 """
-"""Runs a command, then writes its wall time and peak RSS to a file. A small, fresh parent:
-a child forked from this large process would count this process's memory as its own peak
-(Linux keeps the high-water mark of the memory a process had before exec)."""
+"""Runs a command, then writes its wall time, CPU time and peak RSS to a file. A small, fresh
+parent: a child forked from this large process would count this process's memory as its own
+peak (Linux keeps the high-water mark of the memory a process had before exec)."""
 
 Case = tuple[str, str]
 Key = tuple[str, str, Case, int]
@@ -89,15 +89,21 @@ Key = tuple[str, str, Case, int]
 
 @dataclass(frozen=True)
 class Timing:
-    """One measured run: rows scored, wall seconds, peak RSS (None when not measured)."""
+    """One measured run: rows scored, wall and CPU seconds, peak RSS (None: not measured)."""
 
     rows: int
     seconds: float
+    cpu_s: float
     rss_mb: float | None
 
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.seconds
+
+
+def median(runs: list[Timing]) -> Timing:
+    """The run of median wall time (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
 
 
 def estimator(bundle: Path) -> Any:
@@ -118,22 +124,24 @@ def write_inputs(work: Path, frame: pd.DataFrame, sizes: list[int]) -> dict[tupl
     return paths
 
 
-def floor(bundle: Path, frame: pd.DataFrame) -> tuple[Timing, np.ndarray]:
-    """The model alone on one core: `predict_proba` of a DataFrame in memory (median of 3).
+def floor(bundle: Path, frame: pd.DataFrame, repeat: int) -> tuple[Timing, np.ndarray]:
+    """The model alone on one core: `predict_proba` of a DataFrame in memory.
 
     Also returns the probabilities, which every modelport output is checked against.
     """
     model = estimator(bundle)
-    times = []
-    for _ in range(FLOOR_REPEATS):
-        started = time.perf_counter()
+    runs = []
+    for _ in range(repeat):
+        started, cpu = time.perf_counter(), time.process_time()
         proba = model.predict_proba(frame)
-        times.append(time.perf_counter() - started)
-    return Timing(len(frame), statistics.median(times), None), proba
+        runs.append(
+            Timing(len(frame), time.perf_counter() - started, time.process_time() - cpu, None)
+        )
+    return median(runs), proba
 
 
 def run_child(command: list[str], log: Path, rows: int) -> Timing:
-    """Wall time of one process, start to exit, and its own peak RSS, measured by MEASURE."""
+    """One process, start to exit, measured by MEASURE; its output goes to `log`."""
     figures = log.with_suffix(".rusage")
     with log.open("wb") as output:
         completed = subprocess.run(
@@ -148,8 +156,8 @@ def run_child(command: list[str], log: Path, rows: int) -> Timing:
             f"{' '.join(command[:5])} ... exited with {completed.returncode}:\n"
             f"{log.read_text()[-3000:]}"
         )
-    seconds, kilobytes = figures.read_text().split()
-    return Timing(rows, float(seconds), int(kilobytes) / 1024)  # Linux counts kilobytes
+    seconds, cpu, kilobytes = figures.read_text().split()
+    return Timing(rows, float(seconds), float(cpu), int(kilobytes) / 1024)  # Linux: kilobytes
 
 
 def modelport(bundle: Path, source: Path, output: str, log: Path, rows: int, *extra: str) -> Timing:
@@ -172,6 +180,15 @@ def outputs(work: Path, name: str, kind: str) -> tuple[str, str]:
     return f"{base}-modelport", f"{base}-script.parquet"
 
 
+def remove(output: str) -> None:
+    """An output once measured (a million rows in SQLite take a few hundred MB)."""
+    path = Path(output.removeprefix("sqlite:///"))
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def check(output: str, expected: np.ndarray) -> None:
     """modelport's output must hold every row once, with the model's own probabilities."""
     if output.startswith("sqlite:///"):
@@ -191,6 +208,23 @@ def planned(sizes: list[int]) -> list[tuple[Case, int]]:
     return [*[(case, large) for case in CASES], (CASES[0], small)]
 
 
+def measure_case(
+    model: str, bundle: Path, source: Path, kind: str, expected: np.ndarray, work: Path, repeat: int
+) -> tuple[Timing, Timing]:
+    """One case, modelport then the script, `repeat` times in turn (drift hits both alike)."""
+    ours, theirs = [], []
+    for attempt in range(repeat):
+        name = f"{model}-{source.name}-{kind}-{attempt}"
+        mine, plain = outputs(work, name, kind)
+        log = work / f"{name}-modelport.log"
+        ours.append(modelport(bundle, source, mine, log, len(expected)))
+        check(mine, expected)
+        theirs.append(script(bundle, source, plain, work / f"{name}-script.log", len(expected)))
+        remove(mine)
+        remove(plain)
+    return median(ours), median(theirs)
+
+
 def measure(
     model: str,
     bundle: Path,
@@ -198,33 +232,31 @@ def measure(
     sizes: list[int],
     proba: np.ndarray,
     work: Path,
+    repeat: int,
 ) -> dict[Key, Timing]:
-    """Each case by modelport then by the script, one after the other (drift hits both)."""
+    """Every planned case of one model, each the median of `repeat` runs."""
     timings: dict[Key, Timing] = {}
     for case, rows in planned(sizes):
         source, kind = case
-        name = f"{model}-{source}-{kind}-{rows}"
         print(f"{model}: {NAMES[source]} → {NAMES[kind]}, {rows:,} rows ...", flush=True)
-        ours, theirs = outputs(work, name, kind)
-        source_path = inputs[source, rows]
-        timings[model, "modelport", case, rows] = modelport(
-            bundle, source_path, ours, work / f"{name}-modelport.log", rows
+        ours, theirs = measure_case(
+            model, bundle, inputs[source, rows], kind, proba[:rows], work, repeat
         )
-        check(ours, proba[:rows])
-        timings[model, "script", case, rows] = script(
-            bundle, source_path, theirs, work / f"{name}-script.log", rows
-        )
+        timings[model, "modelport", case, rows] = ours
+        timings[model, "script", case, rows] = theirs
     return timings
 
 
-def dask_scaling(bundle: Path, source: Path, proba: np.ndarray, work: Path) -> dict[int, Timing]:
+def dask_scaling(
+    bundle: Path, source: Path, proba: np.ndarray, work: Path, repeat: int
+) -> dict[int, Timing]:
     """modelport on a local Dask cluster of 1, then 2, single-threaded worker processes."""
     from dask.distributed import LocalCluster
 
     timings = {}
     for workers in (1, 2):
         print(f"rf: Dask, {workers} worker(s), {len(proba):,} rows ...", flush=True)
-        output = str(work / "out" / f"rf-dask-{workers}")
+        runs = []
         with LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -232,18 +264,14 @@ def dask_scaling(bundle: Path, source: Path, proba: np.ndarray, work: Path) -> d
             dashboard_address=None,
             host="127.0.0.1",
         ) as cluster:
-            timings[workers] = modelport(
-                bundle,
-                source,
-                output,
-                work / f"dask-{workers}.log",
-                len(proba),
-                "--engine",
-                "dask",
-                "--scheduler",
-                cluster.scheduler_address,
-            )
-        check(output, proba)
+            for attempt in range(repeat):
+                output = str(work / "out" / f"rf-dask-{workers}-{attempt}")
+                log = work / f"dask-{workers}-{attempt}.log"
+                scheduler = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
+                runs.append(modelport(bundle, source, output, log, len(proba), *scheduler))
+                check(output, proba)
+                remove(output)
+        timings[workers] = median(runs)
     return timings
 
 
@@ -263,13 +291,22 @@ def main_table(
     floors: dict[str, Timing], timings: dict[Key, Timing], sizes: list[int]
 ) -> list[str]:
     """Per model and case: each runner's figures, and ratios to the floor and the script."""
-    header = ["model", "case", "rows", "runner", "seconds", "rows/s", "peak RSS MB"]
-    lines = [_line(*header, "÷ floor", "modelport ÷ script"), "|" + "---|" * 9]
+    header = ["model", "case", "rows", "runner", "seconds", "CPU s", "rows/s", "peak RSS MB"]
+    lines = [_line(*header, "÷ floor", "modelport ÷ script"), "|" + "---|" * 10]
     for model, base in floors.items():
-        seconds, rate = f"{base.seconds:.2f}", f"{base.rows_per_s:,.0f}"
-        label = "predict_proba, DataFrame in memory, 1 core"
         lines.append(
-            _line(model, label, f"{base.rows:,}", "floor", seconds, rate, "-", "1.00x", "-")
+            _line(
+                model,
+                "predict_proba, DataFrame in memory",
+                f"{base.rows:,}",
+                "floor",
+                f"{base.seconds:.2f}",
+                f"{base.cpu_s:.2f}",
+                f"{base.rows_per_s:,.0f}",
+                "-",
+                "1.00x",
+                "-",
+            )
         )
         for (source, kind), rows in planned(sizes):
             ours = timings[model, "modelport", (source, kind), rows]
@@ -283,6 +320,7 @@ def main_table(
                         f"{rows:,}",
                         runner,
                         f"{timing.seconds:.2f}",
+                        f"{timing.cpu_s:.2f}",
                         f"{timing.rows_per_s:,.0f}",
                         _mb(timing.rss_mb),
                         _ratio(timing.rows_per_s / base.rows_per_s),
@@ -309,23 +347,25 @@ def rss_table(models: list[str], timings: dict[Key, Timing], sizes: list[int]) -
         for runner in ("modelport", "script"):
             sized = [_mb(timings[model, runner, CASES[0], rows].rss_mb) for rows in sizes]
             growth = _ratio(rss_growth(timings, model, runner, sizes))
-            lines.append(
-                _line(model, "plain script" if runner == "script" else runner, *sized, growth)
-            )
+            name = "plain script" if runner == "script" else runner
+            lines.append(_line(model, name, *sized, growth))
     return lines
 
 
 def dask_table(dask: dict[int, Timing], local: Timing) -> list[str]:
     """Dask engine rows/s with 1 and 2 workers, to each other and to the local engine."""
     lines = [
-        _line("workers", "seconds", "rows/s", "client peak RSS MB", "÷ 1 worker", "÷ local"),
-        "|---|---|---|---|---|---|",
+        _line(
+            "workers", "seconds", "client CPU s", "rows/s", "client RSS MB", "÷ 1 worker", "÷ local"
+        ),
+        "|---|---|---|---|---|---|---|",
     ]
     for workers, timing in dask.items():
         lines.append(
             _line(
                 str(workers),
                 f"{timing.seconds:.2f}",
+                f"{timing.cpu_s:.2f}",
                 f"{timing.rows_per_s:,.0f}",
                 _mb(timing.rss_mb),
                 _ratio(timing.rows_per_s / dask[1].rows_per_s),
@@ -364,12 +404,13 @@ def report(
     timings: dict[Key, Timing],
     sizes: list[int],
     dask: dict[int, Timing],
+    context: str,
 ) -> str:
-    """The whole Markdown report."""
+    """The whole Markdown report; `context` says how it was measured."""
     lines = [
         "# modelport score",
         "",
-        f"{os.cpu_count()} CPUs; one run of each; 20 float features; `--proba`.",
+        context,
         "",
         *main_table(floors, timings, sizes),
         "",
@@ -393,6 +434,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--models", default="rf,lr", help="comma-separated: rf, lr")
     parser.add_argument("--quick", action="store_true", help="at most 100,000 rows")
     parser.add_argument("--skip-dask", action="store_true", help="no Dask engine runs")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median counts")
     return parser.parse_args()
 
 
@@ -400,6 +442,7 @@ def main() -> None:
     args = arguments()
     large = min(args.rows, 100_000) if args.quick else args.rows
     sizes = [large // 10, large]  # the small size shows whether memory grows with the input
+    load = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="modelport-bench-score-") as folder:
         work = Path(folder)
@@ -414,12 +457,19 @@ def main() -> None:
         floors, timings, probas = {}, {}, {}
         for model, bundle in bundles.items():
             print(f"{model}: predict_proba floor ...", flush=True)
-            floors[model], probas[model] = floor(bundle, frame)
-            timings |= measure(model, bundle, inputs, sizes, probas[model], work)
+            floors[model], probas[model] = floor(bundle, frame, args.repeat)
+            timings |= measure(model, bundle, inputs, sizes, probas[model], work, args.repeat)
         dask = {}
         if "rf" in bundles and not args.skip_dask:
-            dask = dask_scaling(bundles["rf"], inputs["csv", large], probas["rf"], work)
-    markdown = report(floors, timings, sizes, dask)
+            source = inputs["csv", large]
+            dask = dask_scaling(bundles["rf"], source, probas["rf"], work, args.repeat)
+    context = (
+        f"{os.cpu_count()} CPUs; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end; median of {args.repeat} runs each; "
+        "20 float features; `--proba`; every modelport output checked against the floor's "
+        "probabilities."
+    )
+    markdown = report(floors, timings, sizes, dask, context)
     (RESULTS / "score.md").write_text(markdown)
     print(markdown)
 
