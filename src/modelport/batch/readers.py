@@ -20,6 +20,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 QUALIFIED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _TAIL_BYTES = 1 << 16
+_STREAM_BYTES = 1 << 20
 _JSON_AS_IS: dict[str, Any] = (
     {"dtype": False}  # pandas 3: no conversion at all, dates included
     if int(pd.__version__.split(".")[0]) >= 3
@@ -174,7 +175,11 @@ class ParquetInput(_FileInput):
         if not files:
             raise InputTableError(f"{path} holds no .parquet files")
         try:
-            self._files = [pq.ParquetFile(file) for file in files]
+            # No read-ahead: pyarrow's pre-buffering keeps what it read, so memory would
+            # grow with the file; a 1 MiB stream buffer bounds even one huge row group.
+            self._files = [
+                pq.ParquetFile(file, pre_buffer=False, buffer_size=_STREAM_BYTES) for file in files
+            ]
         except (OSError, ValueError) as error:
             raise InputTableError(f"cannot read {path} as Parquet: {_first_line(error)}") from None
         self.total_rows: int | None = sum(file.metadata.num_rows for file in self._files)

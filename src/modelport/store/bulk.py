@@ -30,7 +30,9 @@ def insert_frame(connection: Connection, table: sa.Table, frame: pd.DataFrame) -
         columns = ", ".join(preparer.quote(name) for name in names)
         marks = ", ".join("?" * len(names))
         statement = f"INSERT INTO {preparer.quote(table.name)} ({columns}) VALUES ({marks})"
-        connection.exec_driver_sql(statement, _rows(frame, text_times=True))
+        driver = connection.connection.driver_connection  # the transaction's own connection
+        assert driver is not None
+        driver.executemany(statement, _rows(frame, text_times=True))
     else:
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
         connection.execute(table.insert(), cast(list[dict[str, Any]], records))
@@ -60,10 +62,10 @@ def _values(column: pd.Series, text_times: bool) -> list[Any]:
         categories = [_plain(value, text_times) for value in column.cat.categories]
         codes = column.cat.codes.to_numpy()
         return [categories[code] if code >= 0 else None for code in codes.tolist()]
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        stamps = column.dt.tz_convert("UTC") if column.dt.tz is not None else column
-        unique = {value: _plain(value, text_times) for value in stamps.unique()}
-        return [unique[value] for value in stamps]
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):  # one time per chunk: formatted once
+        codes, moments = pd.factorize(column)
+        formatted = [_plain(moment, text_times) for moment in moments]
+        return [formatted[code] if code >= 0 else None for code in codes.tolist()]
     values = column.to_numpy()
     if values.dtype.kind == "f" and np.isnan(values).any():
         return [None if value != value else value for value in values.tolist()]
