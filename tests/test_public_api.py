@@ -5,6 +5,7 @@ import modelport
 EXPECTED = {
     "AuthenticationError",
     "BundleError",
+    "Client",
     "ConfigurationError",
     "FeatureSpec",
     "FeatureType",
@@ -20,6 +21,7 @@ EXPECTED = {
     "PredictionError",
     "Predictor",
     "Runtime",
+    "ServerUnreachableError",
     "Settings",
     "StoreError",
     "Task",

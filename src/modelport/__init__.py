@@ -8,6 +8,7 @@ Example:
 
 from modelport._version import __version__
 from modelport.bundle import ModelBundle, load_bundle, save_bundle
+from modelport.client import Client
 from modelport.errors import (
     AuthenticationError,
     BundleError,
@@ -20,6 +21,7 @@ from modelport.errors import (
     ModelportError,
     NotSupportedError,
     PredictionError,
+    ServerUnreachableError,
     StoreError,
 )
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, Task
@@ -30,6 +32,7 @@ from modelport.validation import validate_columns, validate_records
 __all__ = [
     "AuthenticationError",
     "BundleError",
+    "Client",
     "ConfigurationError",
     "FeatureSpec",
     "FeatureType",
@@ -45,6 +48,7 @@ __all__ = [
     "PredictionError",
     "Predictor",
     "Runtime",
+    "ServerUnreachableError",
     "Settings",
     "StoreError",
     "Task",

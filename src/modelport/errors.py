@@ -14,6 +14,7 @@ status is a plain class attribute that the API reads)::
      ├─ AuthenticationError         missing or wrong bearer token (401)
      ├─ InputTableError             a batch input is missing, unreadable or lacks what is needed
      ├─ StoreError                  a predictions store can't be used, or holds another model
+     ├─ ServerUnreachableError      the `Client` got no connection (after its retries)
      └─ RequestError                a request that can't be read at all (400)
          ├─ PayloadTooLargeError    the body is over the configured limit (413)
          └─ UnsupportedMediaTypeError  neither JSON nor CSV (415)
@@ -146,6 +147,12 @@ class StoreError(ModelportError, OSError):
     """A predictions store can't be reached or written, or holds another model's runs."""
 
     title = "Predictions store error"
+
+
+class ServerUnreachableError(ModelportError, ConnectionError):
+    """The `Client` could not reach the server, or the server did not answer in time."""
+
+    title = "Server unreachable"
 
 
 class RequestError(ModelportError, ValueError):
