@@ -25,6 +25,7 @@ import httpx
 
 from modelport import errors
 from modelport.errors import FieldProblem, InvalidInputError, ModelportError
+from modelport.repository import MODEL_NAME_PATTERN
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a request may take (connecting, sending, waiting, reading) before it fails."""
@@ -33,7 +34,6 @@ DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.25
 """Seconds before the first retry; each retry waits twice as long, with jitter."""
 _MAX_WAIT = 10.0
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _POINTER = re.compile(r"^#(?:/_data|/_samples)?(?:/(\d+))?(?:/(.+))?$")
 _BY_TITLE: dict[str, type[ModelportError]] = {
     cls.title: cls
@@ -219,6 +219,6 @@ def _problem(entry: dict[str, Any]) -> FieldProblem:
 
 
 def _checked_name(name: str | None) -> str | None:
-    if name is not None and not _MODEL_NAME.match(name):
+    if name is not None and not MODEL_NAME_PATTERN.fullmatch(name):
         raise errors.ConfigurationError(f"invalid model name {name!r}")
     return name

@@ -19,7 +19,7 @@ import pandas as pd
 from modelport.columns import convert_column
 from modelport.errors import FieldProblem, InvalidInputError
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
-from modelport.validation import build_input
+from modelport.validation import build_input, valid_matrix
 
 _NUMBERS = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER})
 _STRINGS = frozenset({FeatureType.CATEGORICAL, FeatureType.TEXT})
@@ -142,13 +142,7 @@ def _all_numbers(frame: pd.DataFrame, metadata: ModelMetadata) -> np.ndarray | N
         spec.type in _NUMBERS and _is_number_column(frame[spec.name]) for spec in metadata.features
     ):
         return None
-    matrix: np.ndarray = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
-    if not np.isfinite(matrix).all():
-        return None
-    integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
-    if integers and (np.mod(matrix[:, integers], 1) != 0).any():
-        return None
-    return matrix
+    return valid_matrix(np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64)), metadata)
 
 
 def _absent(n_rows: int) -> pd.Series:

@@ -123,7 +123,12 @@ def _all_numbers(rows: list[Mapping[str, Any]], metadata: ModelMetadata) -> np.n
         flat = np.fromiter(chain.from_iterable(cells), np.float64, len(rows) * len(names))
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    matrix = flat.reshape(len(rows), len(names))
+    return valid_matrix(flat.reshape(len(rows), len(names)), metadata)
+
+
+def valid_matrix(matrix: np.ndarray, metadata: ModelMetadata) -> np.ndarray | None:
+    """The matrix when every value is finite and whole where its feature is an integer: then
+    it is what the column-by-column path builds; else None, and that path says what is wrong."""
     if not np.isfinite(matrix).all():
         return None
     integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
