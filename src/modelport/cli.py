@@ -302,9 +302,11 @@ def serve(
 
 
 from modelport.cli_batch import optional_resume, runs, score  # noqa: E402 - they use the above
+from modelport.cli_dashboard import dashboard  # noqa: E402
 
 app.command()(score)
 app.command()(runs)
+app.command()(dashboard)
 
 
 def main() -> None:

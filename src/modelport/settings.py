@@ -21,6 +21,7 @@ DEFAULT_GRACE_SECONDS = 30.0
 DEFAULT_CHUNK_SIZE = 50_000
 DEFAULT_MAX_INVALID = 0.05
 DEFAULT_TABLE = "predictions"
+DEFAULT_DASHBOARD_PORT = 8501
 
 
 class Settings(BaseSettings):
@@ -147,6 +148,20 @@ class Settings(BaseSettings):
 
     quiet: bool = False
     """Print nothing but errors while scoring."""
+
+    # --- the dashboard (`modelport dashboard`) -------------------------------------------
+
+    api_url: str | None = None
+    """A running modelport server the dashboard asks, instead of loading the bundles itself."""
+
+    client_api_key: SecretStr | None = None
+    """Bearer key the dashboard (or another client) sends to the server; never shown."""
+
+    predictions: str | None = None
+    """Predictions store the dashboard browses: a database URL, a .csv file or a folder."""
+
+    dashboard_port: int = Field(default=DEFAULT_DASHBOARD_PORT, ge=0, le=65535)
+    """Port the dashboard listens on (on `host`)."""
 
     @field_validator("trusted_types", "api_keys", "admin_keys", mode="before")
     @classmethod
