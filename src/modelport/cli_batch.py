@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from modelport.cli import _fail, _settings, err, out
-from modelport.errors import ModelportError
+from modelport.errors import ModelportError, StoreError
 from modelport.settings import Settings
 
 
@@ -120,6 +120,7 @@ def runs(
     settings = _settings(table=table)
     try:
         with open_store(output, settings.table) as store:
+            _check_exists(store)
             recorded = store.runs()
     except ModelportError as error:
         _fail(error)
@@ -159,6 +160,15 @@ def runs(
             took,
         )
     out.print(listing, highlight=False)
+
+
+def _check_exists(store: Any) -> None:
+    """Listing the runs of a store that is not there is a typo: say so, create nothing."""
+    from modelport.store.sql import SqlStore, missing_sqlite_file
+
+    missing = missing_sqlite_file(store.engine) if isinstance(store, SqlStore) else None
+    if missing or (not isinstance(store, SqlStore) and not store.manifest.exists()):
+        raise StoreError(f"no predictions store at {store.location}")
 
 
 def optional_resume(argv: list[str]) -> list[str]:

@@ -34,7 +34,8 @@ DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.25
 """Seconds before the first retry; each retry waits twice as long, with jitter."""
 _MAX_WAIT = 10.0
-_POINTER = re.compile(r"^#(?:/_data|/_samples)?(?:/(\d+))?(?:/(.+))?$")
+_POINTER = re.compile(r"^#(/_data|/_samples)?(?:/(\d+))?(?:/(.+))?$")
+_MORE = re.compile(r"; and (\d+) more problem\(s\)$")
 _BY_TITLE: dict[str, type[ModelportError]] = {
     cls.title: cls
     for cls in vars(errors).values()
@@ -171,6 +172,10 @@ class Client:
                 raise errors.ServerUnreachableError(
                     f"{self.url} did not answer {method} {path} in time"
                 ) from None
+            except httpx.TransportError as error:  # the connection dropped mid-answer
+                raise errors.ServerUnreachableError(
+                    f"{self.url} broke off {method} {path}: {error or type(error).__name__}"
+                ) from None
             if response.status_code == 503 and not last:
                 self._wait(attempt, response.headers.get("Retry-After"))
                 continue
@@ -197,25 +202,42 @@ def rebuild_error(response: httpx.Response) -> ModelportError:
     cls = _BY_TITLE.get(str(body.get("title")), _BY_STATUS.get(response.status_code))
     if cls is None:
         return ModelportError(f"{response.status_code} {response.reason_phrase}: {detail}")
+    entries = [entry for entry in body.get("errors") or [] if isinstance(entry, dict)]
     if issubclass(cls, InvalidInputError):
-        problems = [_problem(entry) for entry in body.get("errors") or []]
-        return InvalidInputError(problems or [FieldProblem(detail)])
+        return _invalid_input(detail, entries)
+    if issubclass(cls, errors.RequestError):
+        named = [entry["parameter"] for entry in entries if "parameter" in entry]
+        return cls(detail, named[0] if named else None)
     return cls(detail)
 
 
-def _problem(entry: dict[str, Any]) -> FieldProblem:
-    """A problem's place: a JSON pointer (`#/0/age`), a query parameter or a CSV cell."""
+def _invalid_input(detail: str, entries: list[dict[str, Any]]) -> InvalidInputError:
+    """The server's problems with their rows and fields, where they lay (`_samples`), and
+    how many it found beyond those it listed."""
+    located = [_problem(entry) for entry in entries]
+    problems = [problem for problem, _ in located] or [FieldProblem(detail)]
+    within = next((where for _, where in located if where), None)
+    more = _MORE.search(detail)
+    total = len(problems) + int(more.group(1)) if more else None
+    return InvalidInputError(problems, total=total, within=within)
+
+
+def _problem(entry: dict[str, Any]) -> tuple[FieldProblem, str | None]:
+    """A problem and the part of the body it lay in (`_samples`, else None), from its place:
+    a JSON pointer (`#/0/age`, `#/_samples/0/age`), a query parameter or a CSV cell."""
     detail = str(entry.get("detail", ""))
     if "pointer" in entry:
         match = _POINTER.match(str(entry["pointer"]))
         if match:
-            row, field = match.groups()
+            prefix, row, field = match.groups()
             field = field.replace("~1", "/").replace("~0", "~") if field else None
-            return FieldProblem(detail, int(row) if row is not None else None, field)
+            within = "_samples" if prefix == "/_samples" else None
+            return FieldProblem(detail, int(row) if row is not None else None, field), within
     if "parameter" in entry:
-        return FieldProblem(detail, field=str(entry["parameter"]))
+        return FieldProblem(detail, field=str(entry["parameter"])), None
     row = entry.get("row")
-    return FieldProblem(detail, int(row) if row is not None else None, entry.get("column"))
+    problem = FieldProblem(detail, int(row) if row is not None else None, entry.get("column"))
+    return problem, None
 
 
 def _checked_name(name: str | None) -> str | None:

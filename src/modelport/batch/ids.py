@@ -33,8 +33,7 @@ class IdGuard:
         if self.column is None:
             return
         hashes = _hashes(frame[self.column])
-        unique, counts = np.unique(hashes, return_counts=True)
-        repeated = np.isin(hashes, self.seen) | np.isin(hashes, unique[counts > 1])
+        repeated = np.isin(hashes, self.seen) | pd.Series(hashes).duplicated().to_numpy()
         if repeated.any():
             row = int(np.flatnonzero(repeated)[0])
             value = frame[self.column].iloc[row]
@@ -42,7 +41,7 @@ class IdGuard:
                 f"the id column {self.column!r} holds {value!r} more than once "
                 f"(again at row {first_row + row}); ids must be unique"
             )
-        self.seen = np.union1d(self.seen, unique)
+        self.seen = np.union1d(self.seen, hashes)
 
     def checked(self, items: Iterator[Item]) -> Iterator[Item]:
         """The chunks, each checked as it passes."""

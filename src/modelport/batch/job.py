@@ -107,6 +107,9 @@ def run_job(job: Job, progress: Progress | None = None, scoring: Scoring | None 
     except ModelportError as error:
         _record_end(job.store, run, "failed", str(error))
         raise
+    except Exception as error:  # a bug, or a library's surprise: failed, with the reason
+        _record_end(job.store, run, "failed", f"{type(error).__name__}: {error}")
+        raise
     except BaseException:
         _record_end(job.store, run, "interrupted", "stopped before the end (interrupted)")
         raise
@@ -171,6 +174,7 @@ def _new_run(job: Job, options: ScoreOptions) -> Run:
             "id_column": options.id_column,
         },
         started_at=started,
+        fingerprint=job.source.fingerprint(),
     )
 
 
@@ -192,6 +196,7 @@ def _resumed(job: Job, progress: Progress) -> Run | None:
             if run.status in ("interrupted", "failed")
             and run.chunks_committed > 0
             and run.input == job.source.name
+            and run.fingerprint == job.source.fingerprint()
             and run.model_sha256 == job.predictor.bundle.sha256
         ]
         if not same:
@@ -222,6 +227,11 @@ def _check_resumable(job: Job, run: Run) -> None:
         raise StoreError(f"run {run.id} was scored by another bundle (sha256 {run.model_sha256})")
     if run.input != job.source.name:
         raise StoreError(f"run {run.id} read another input: {run.input}")
+    if run.fingerprint != job.source.fingerprint():
+        raise StoreError(
+            f"the input changed since run {run.id} started (its size or time differs): "
+            "its chunks would not be the ones committed; start a new run"
+        )
 
 
 def _record_end(

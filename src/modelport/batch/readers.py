@@ -53,6 +53,10 @@ class InputTable(Protocol):
         """Release what the reading holds (a database's connections)."""
         ...
 
+    def fingerprint(self) -> str | None:
+        """The input's sizes and modification times; None when it can't be known (a query)."""
+        ...
+
 
 def open_input(
     source: str, metadata: ModelMetadata, *, query: str | None = None, id_column: str | None = None
@@ -93,10 +97,18 @@ def open_input(
 
 
 class _FileInput:
-    """What file inputs share: nothing to release."""
+    """What file inputs share: nothing to release, and a fingerprint of their files."""
+
+    path: Path
 
     def close(self) -> None:
         """Files are closed after each read."""
+
+    def fingerprint(self) -> str | None:
+        """Size and modification time (ns) of each file read."""
+        files = _parquet_files(self.path) if self.path.is_dir() else [self.path]
+        stats = [file.stat() for file in files]
+        return ";".join(f"{stat.st_size}:{stat.st_mtime_ns}" for stat in stats)
 
 
 class CsvInput(_FileInput):

@@ -132,6 +132,12 @@ class ChunkScorer:
                 f"row {first_row + int(missing[0])} has no value in the id column {name!r}"
             )
         if self.ids == "integer":
+            if not pd.api.types.is_integer_dtype(values.dtype):
+                raise InputTableError(
+                    f"the id column {name!r} holds a value that is not a whole number "
+                    f"between rows {first_row} and {first_row + len(frame) - 1}, "
+                    "unlike the ids before it"
+                )
             return values.to_numpy(dtype=np.int64)
         return values.astype(str).to_numpy(dtype=object)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from modelport.batch.readers import QUALIFIED_NAME
 from modelport.errors import InputTableError, StoreError
-from modelport.store.sql import create_engine, safe_url
+from modelport.store.sql import create_engine, missing_sqlite_file, safe_url
 
 
 class SqlInput:
@@ -30,14 +29,17 @@ class SqlInput:
             self.engine = create_engine(url)
         except StoreError as error:
             raise InputTableError(str(error)) from None
-        database = self.engine.url.database
-        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
-            if not Path(database).is_file():  # SQLite would quietly create an empty one
-                raise InputTableError(f"input not found: {database}")
+        missing = missing_sqlite_file(self.engine)
+        if missing:
+            raise InputTableError(f"input not found: {missing}")
 
     def close(self) -> None:
         """Release the connections."""
         self.engine.dispose()
+
+    def fingerprint(self) -> str | None:
+        """Unknown for a query: a resumed query must return its rows in the same order."""
+        return None
 
     def _statement(self) -> sa.TextClause:
         if QUALIFIED_NAME.match(self.query):

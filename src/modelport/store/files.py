@@ -9,13 +9,13 @@ recorded length, a killed run's tail, is cut off before anything else is written
 
 from __future__ import annotations
 
+import functools
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,7 +24,7 @@ from modelport.atomic import write_atomically
 from modelport.errors import StoreError
 from modelport.store.chunk import Column, ColumnKind, ScoredChunk
 from modelport.store.manifest import Manifest
-from modelport.store.reading import StoreReader
+from modelport.store.reading import StoreReader, id_matches
 from modelport.store.runs import Run
 
 _ARROW: dict[ColumnKind, pa.DataType] = {
@@ -42,6 +42,27 @@ def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(column.name, _ARROW[column.kind]) for column in columns])
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _disk(method: Method) -> Method:
+    """A file system's refusal (full disk, no permission, a file where a folder should be)
+    becomes one StoreError line naming the output."""
+
+    @functools.wraps(method)
+    def guarded(self: _FileStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except OSError as error:
+            reason = error.strerror or str(error)
+            target = f" ({error.filename})" if error.filename else ""
+            raise StoreError(f"{self.location}: cannot write or read: {reason}{target}") from None
+
+    return guarded  # type: ignore[return-value]
+
+
 class _FileStore(StoreReader):
     """What both file outputs share: the manifest, the owner check, reading back."""
 
@@ -56,15 +77,18 @@ class _FileStore(StoreReader):
     def close(self) -> None:
         """Nothing to release: files are closed after each write."""
 
+    @_disk
     def runs(self) -> list[Run]:
         """Every run recorded for this output, oldest first."""
         return self.manifest.runs()
 
+    @_disk
     def save(self, run: Run) -> None:
         """Record the run as it is now (its status, its end)."""
         with self.manifest.update() as data:
             self.manifest.put(data, run)
 
+    @_disk
     def resume(self, run: Run) -> None:
         """Record that `run` is running again (in this process)."""
         self.save(run)
@@ -91,17 +115,28 @@ class ParquetStore(_FileStore):
         if folder.is_dir() and any(folder.iterdir()) and not self.manifest.exists():
             raise StoreError(f"{folder} is not empty and was not written by modelport")
 
+    @_disk
     def begin(self, run: Run, columns: Sequence[Column], rejects: Sequence[Column]) -> None:
         """Record the run as running (the folder is made if need be)."""
         self._check_owner(run)
         (self.path / "_rejects").mkdir(parents=True, exist_ok=True)
         with self.manifest.update() as data:
-            data.setdefault("schemas", {})[run.id] = {
-                "predictions": [[c.name, c.kind] for c in columns],
+            schemas = data.setdefault("schemas", {})
+            wanted = [[c.name, c.kind] for c in columns]
+            for other in schemas.values():  # one folder reads as one table: one schema
+                if other["predictions"] != wanted:
+                    shown = ", ".join(f"{name} ({kind})" for name, kind in other["predictions"])
+                    raise StoreError(
+                        f"{self.path} holds predictions with the columns {shown}; this run "
+                        "writes other columns (or another kind of id): choose another --output"
+                    )
+            schemas[run.id] = {
+                "predictions": wanted,
                 "rejects": [[c.name, c.kind] for c in rejects],
             }
             self.manifest.put(data, run)
 
+    @_disk
     def commit(self, run: Run, chunk: ScoredChunk) -> Run:
         """Rejects first, then the part file whose rename commits the chunk."""
         schemas = self.manifest.load()["schemas"][run.id]
@@ -117,6 +152,7 @@ class ParquetStore(_FileStore):
         self.save(advanced)
         return advanced
 
+    @_disk
     def reconciled(self, run: Run, id_column: str) -> Run:
         """The run with a chunk renamed into place but not yet in the manifest counted in."""
         part = self._part(run.id, run.chunks_committed)
@@ -125,12 +161,13 @@ class ParquetStore(_FileStore):
         scored = pq.ParquetFile(part).metadata.num_rows
         rejects = self._part(run.id, run.chunks_committed, rejects=True)
         rejected = (
-            pq.read_table(rejects, columns=[id_column]).column(0).unique().length()
+            len(pq.read_table(rejects, columns=[id_column]).column(0).unique())
             if rejects.exists()
             else 0
         )
         return run.advanced(read=scored + rejected, scored=scored, rejected=rejected)
 
+    @_disk
     def discard(self, run: Run, *, rejects: bool = True) -> None:
         """Remove the run's part files (and its rejects, unless told to keep them)."""
         folders = [self.path, self.path / "_rejects"] if rejects else [self.path]
@@ -138,6 +175,7 @@ class ParquetStore(_FileStore):
             for part in folder.glob(f"part-{run.id}-*.parquet"):
                 part.unlink()
 
+    @_disk
     def read(
         self,
         run_ids: Sequence[str],
@@ -157,7 +195,7 @@ class ParquetStore(_FileStore):
                     continue
                 frame = pq.read_table(part).to_pandas()
                 if ids is not None and id_column is not None:
-                    frame = frame[frame[id_column].isin(list(ids))]
+                    frame = frame[id_matches(frame[id_column], ids)]
                 frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -180,6 +218,7 @@ class CsvStore(_FileStore):
         if file.exists() and file.stat().st_size and not self.manifest.exists():
             raise StoreError(f"{file} exists and was not written by modelport")
 
+    @_disk
     def begin(self, run: Run, columns: Sequence[Column], rejects: Sequence[Column]) -> None:
         """Cut off any uncommitted tail, check the header, and record the run as running."""
         self._check_owner(run)
@@ -194,8 +233,11 @@ class CsvStore(_FileStore):
                         f"{path} has the columns {', '.join(header)}; this run writes "
                         f"{', '.join(names)}: choose another --output"
                     )
+            data.setdefault("text", {})[self.path.name] = _text_columns(columns)
+            data["text"][self.rejects_path.name] = _text_columns(rejects)
             self.manifest.put(data, run)
 
+    @_disk
     def commit(self, run: Run, chunk: ScoredChunk) -> Run:
         """Append and flush both files, then record their lengths (the commit)."""
         advanced = run.advanced(
@@ -210,10 +252,12 @@ class CsvStore(_FileStore):
             self.manifest.put(data, advanced)
         return advanced
 
+    @_disk
     def reconciled(self, run: Run, id_column: str) -> Run:
         """A CSV chunk counts only once the manifest says so: nothing to add."""
         return run
 
+    @_disk
     def discard(self, run: Run, *, rejects: bool = True) -> None:
         """Rewrite the files without the run's rows (its rejects stay if told so)."""
         with self.manifest.update() as data:
@@ -221,7 +265,7 @@ class CsvStore(_FileStore):
                 committed = int(data["files"].get(path.name, 0))
                 if not committed:
                     continue
-                frame = _read_committed(path, committed)
+                frame = _read_committed(path, committed, text=None)  # every cell as written
                 kept = frame[frame["run_id"] != run.id]
                 buffer = io.StringIO()
                 kept.to_csv(buffer, index=False)
@@ -229,6 +273,7 @@ class CsvStore(_FileStore):
                 write_atomically(path, content)
                 data["files"][path.name] = len(content)
 
+    @_disk
     def read(
         self,
         run_ids: Sequence[str],
@@ -239,14 +284,14 @@ class CsvStore(_FileStore):
     ) -> pd.DataFrame:
         """Committed rows of the given runs (and ids), as a DataFrame."""
         path = self.rejects_path if rejects else self.path
-        committed = int(self.manifest.load()["files"].get(path.name, 0))
+        data = self.manifest.load()
+        committed = int(data["files"].get(path.name, 0))
         if not committed:
             return pd.DataFrame()
-        frame = _read_committed(path, committed)
+        frame = _read_committed(path, committed, text=data.get("text", {}).get(path.name, []))
         frame = frame[frame["run_id"].isin(list(run_ids))]
         if ids is not None and id_column is not None:
-            wanted = {str(value) for value in ids}
-            frame = frame[frame[id_column].astype(str).isin(wanted)]
+            frame = frame[id_matches(frame[id_column], ids)]
         return frame.reset_index(drop=True)
 
 
@@ -280,8 +325,17 @@ def _header(path: Path) -> list[str] | None:
         return [str(name) for name in pd.read_csv(file, nrows=0).columns]
 
 
-def _read_committed(path: Path, length: int) -> pd.DataFrame:
+def _text_columns(columns: Sequence[Column]) -> list[str]:
+    return [c.name for c in columns if c.kind in ("text", "repeated")]
+
+
+def _read_committed(path: Path, length: int, text: list[str] | None) -> pd.DataFrame:
+    """The committed part of a CSV output; text columns (ids!) as written, `"007"` stays.
+
+    Args:
+        text: the columns to keep as text; None keeps every cell as written.
+    """
     with open(path, "rb") as file:
         content = file.read(length)
-    frame = pd.read_csv(io.BytesIO(content), keep_default_na=False, na_values=[""])
-    return frame.replace({np.nan: None}) if frame.empty else frame
+    dtype: Any = str if text is None else dict.fromkeys(text, str)
+    return pd.read_csv(io.BytesIO(content), dtype=dtype, keep_default_na=False, na_values=[""])

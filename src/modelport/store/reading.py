@@ -83,3 +83,23 @@ class StoreReader:
         frame = frame.assign(_order=frame["run_id"].map(order))
         newest = frame.sort_values("_order", kind="stable").groupby(id_column, sort=False).tail(1)
         return newest.drop(columns="_order").reset_index(drop=True)
+
+
+def id_values(ids: Sequence[Any], integer: bool) -> list[Any]:
+    """The ids as the id column holds them: `17` finds the text id `"17"`, and `"17"` the
+    integer id 17 (a CSV input's ids are text; Parquet's and databases' keep their type)."""
+    if not integer:
+        return sorted({str(value) for value in ids})
+    whole = set()
+    for value in ids:
+        text = str(value).strip()
+        if text.lstrip("-").isdigit():
+            whole.add(int(text))
+    return sorted(whole)
+
+
+def id_matches(column: pd.Series, ids: Sequence[Any]) -> pd.Series:
+    """Which rows hold one of `ids`, whatever the type the ids are given in."""
+    integer = pd.api.types.is_integer_dtype(column.dtype)
+    wanted = id_values(ids, integer)
+    return column.isin(wanted) if integer else column.astype(str).isin(wanted)

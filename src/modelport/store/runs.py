@@ -48,6 +48,9 @@ class Run:
     rows_rejected: int = 0
     chunks_committed: int = 0
     error: str | None = None
+    fingerprint: str | None = None
+    """The input's size and modification time when the run started: a resumed run must read
+    the same input, or its chunks would not be the ones it committed."""
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 

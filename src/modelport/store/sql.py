@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from modelport.errors import StoreError
 from modelport.store.bulk import insert_frame
 from modelport.store.chunk import Column, ColumnKind, ScoredChunk
-from modelport.store.reading import StoreReader
+from modelport.store.reading import StoreReader, id_values
 from modelport.store.runs import RUNS_TABLE, Run
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -36,6 +37,14 @@ def safe_url(url: str) -> str:
         return sa.make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url.split("@")[-1]
+
+
+def missing_sqlite_file(engine: Engine) -> str | None:
+    """The file a SQLite URL names when it does not exist (SQLite would create it empty)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        return None if Path(database).is_file() else database
+    return None
 
 
 def create_engine(url: str) -> Engine:
@@ -88,6 +97,7 @@ class SqlStore(StoreReader):
         with self._connect("read the runs") as connection:
             if not sa.inspect(connection).has_table(RUNS_TABLE):
                 return []
+            _widen(connection, RUNS_TABLE, list(self._runs.columns))
             query = (
                 sa.select(self._runs)
                 .where(self._runs.c.table_name == self.table)
@@ -168,17 +178,7 @@ class SqlStore(StoreReader):
             table.create(connection)
             sa.Index(f"ix_{name}_run_id", table.c.run_id).create(connection)
             return
-        present = {column["name"] for column in inspector.get_columns(name)}
-        preparer = connection.dialect.identifier_preparer
-        for column in columns:
-            if column.name not in present:  # a run that asks for more (probabilities, say)
-                kind = sa.Column(column.name, _TYPES[column.kind]).type.compile(connection.dialect)
-                connection.execute(
-                    sa.text(
-                        f"ALTER TABLE {preparer.quote(name)} "
-                        f"ADD COLUMN {preparer.quote(column.name)} {kind}"
-                    )
-                )
+        _widen(connection, name, [sa.Column(c.name, _TYPES[c.kind]) for c in columns])
 
     def _table(self, connection: Connection, name: str) -> sa.Table:
         """The table as the database has it (read once per store: `begin` has shaped it)."""
@@ -204,8 +204,26 @@ class SqlStore(StoreReader):
             table = self._table(connection, name)
             query = sa.select(table).where(table.c.run_id.in_(list(run_ids)))
             if ids is not None and id_column is not None:
-                query = query.where(table.c[id_column].in_(list(ids)))
+                column = table.c[id_column]
+                integer = isinstance(column.type, sa.Integer)
+                query = query.where(column.in_(id_values(ids, integer)))
             return pd.read_sql(query, connection)
+
+
+def _widen(connection: Connection, name: str, columns: Sequence[sa.Column[Any]]) -> None:
+    """Add the columns the table lacks: a run that publishes more (probabilities, say), or
+    a runs table written by an earlier modelport."""
+    present = {column["name"] for column in sa.inspect(connection).get_columns(name)}
+    preparer = connection.dialect.identifier_preparer
+    for column in columns:
+        if column.name not in present:
+            kind = column.type.compile(connection.dialect)
+            connection.execute(
+                sa.text(
+                    f"ALTER TABLE {preparer.quote(name)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            )
 
 
 def _runs_table(meta: sa.MetaData) -> sa.Table:
@@ -229,6 +247,7 @@ def _runs_table(meta: sa.MetaData) -> sa.Table:
         sa.Column("rows_rejected", sa.BigInteger),
         sa.Column("chunks_committed", sa.Integer),
         sa.Column("error", sa.Text),
+        sa.Column("fingerprint", sa.Text),
         sa.Column("host", sa.Text),
         sa.Column("pid", sa.Integer),
     )
