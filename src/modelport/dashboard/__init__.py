@@ -26,6 +26,7 @@ def streamlit_command(settings: Settings) -> list[str]:
         "--server.port", str(settings.dashboard_port),
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
 
 
