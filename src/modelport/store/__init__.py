@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from modelport.store.chunk import Column, ScoredChunk
 from modelport.store.files import CsvStore, ParquetStore
+from modelport.store.reading import Readable
 from modelport.store.runs import Run
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is used
@@ -29,15 +28,11 @@ if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is used
 __all__ = ["CsvStore", "ParquetStore", "Run", "Store", "is_url", "open_store"]
 
 
-class Store(Protocol):
-    """What the scoring job writes through, and applications read from (`StoreReader`)."""
+class Store(Readable, Protocol):
+    """What the scoring job writes through; applications read through `Readable`."""
 
-    location: str
-    """Where the store is, as it may be shown (a database URL without its password)."""
     table: str
     """The predictions table (a file output's name)."""
-
-    def runs(self) -> list[Run]: ...
 
     def begin(self, run: Run, columns: Sequence[Column], rejects: Sequence[Column]) -> None: ...
 
@@ -50,17 +45,6 @@ class Store(Protocol):
     def discard(self, run: Run, *, rejects: bool = True) -> None: ...
 
     def reconciled(self, run: Run, id_column: str) -> Run: ...
-
-    def read(
-        self,
-        run_ids: Sequence[str],
-        *,
-        ids: Sequence[Any] | None = None,
-        id_column: str | None = None,
-        rejects: bool = False,
-    ) -> pd.DataFrame: ...
-
-    def close(self) -> None: ...
 
 
 def is_url(text: str) -> bool:

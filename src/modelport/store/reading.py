@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import pandas as pd
 
@@ -11,25 +11,13 @@ from modelport.errors import StoreError
 from modelport.store.runs import Run
 
 
-class StoreReader:
-    """Reading methods shared by every store; they see completed runs unless told otherwise.
-
-    A store is a context manager: `with open_store(url) as store:` releases its connections.
-    """
+class Readable(Protocol):
+    """What every store can do to be read: list its runs, read rows of runs, let go."""
 
     location: str
+    """Where the store is, as it may be shown (a database URL without its password)."""
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:  # pragma: no cover - every store defines it
-        raise NotImplementedError
-
-    def runs(self) -> list[Run]:  # pragma: no cover - every store defines it
-        raise NotImplementedError
+    def runs(self) -> list[Run]: ...
 
     def read(
         self,
@@ -38,35 +26,40 @@ class StoreReader:
         ids: Sequence[Any] | None = None,
         id_column: str | None = None,
         rejects: bool = False,
-    ) -> pd.DataFrame:  # pragma: no cover - every store defines it
-        raise NotImplementedError
+    ) -> pd.DataFrame: ...
 
-    def run(self, run_id: str | None = None) -> Run:
+    def close(self) -> None: ...
+
+
+class StoreReader:
+    """Reading methods shared by every store; they see completed runs unless told otherwise.
+
+    A store is a context manager: `with open_store(url) as store:` releases its connections.
+    """
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self: Readable, *exc_info: object) -> None:
+        self.close()
+
+    def run(self: Readable, run_id: str | None = None) -> Run:
         """The run `run_id`, or the latest completed one.
 
         Raises:
             StoreError: no such run, or no completed run yet.
         """
-        runs = self.runs()
-        if run_id is None:
-            completed = [run for run in runs if run.status == "completed"]
-            if not completed:
-                raise StoreError(f"{self.location} holds no completed run")
-            return completed[-1]
-        for run in runs:
-            if run.id == run_id:
-                return run
-        raise StoreError(f"{self.location} holds no run {run_id!r}")
+        return _find_run(self, run_id)
 
-    def rows(self, run_id: str | None = None) -> pd.DataFrame:
+    def rows(self: Readable, run_id: str | None = None) -> pd.DataFrame:
         """The predictions of one run (the latest completed one by default)."""
-        return self.read([self.run(run_id).id])
+        return self.read([_find_run(self, run_id).id])
 
-    def rejects(self, run_id: str | None = None) -> pd.DataFrame:
+    def rejects(self: Readable, run_id: str | None = None) -> pd.DataFrame:
         """The rows a run set aside, with the field and the reason."""
-        return self.read([self.run(run_id).id], rejects=True)
+        return self.read([_find_run(self, run_id).id], rejects=True)
 
-    def latest(self, ids: Sequence[Any]) -> pd.DataFrame:
+    def latest(self: Readable, ids: Sequence[Any]) -> pd.DataFrame:
         """The newest prediction of each id among completed runs; ids never scored are absent.
 
         Example:
@@ -83,6 +76,19 @@ class StoreReader:
         frame = frame.assign(_order=frame["run_id"].map(order))
         newest = frame.sort_values("_order", kind="stable").groupby(id_column, sort=False).tail(1)
         return newest.drop(columns="_order").reset_index(drop=True)
+
+
+def _find_run(store: Readable, run_id: str | None) -> Run:
+    runs = store.runs()
+    if run_id is None:
+        completed = [run for run in runs if run.status == "completed"]
+        if not completed:
+            raise StoreError(f"{store.location} holds no completed run")
+        return completed[-1]
+    for run in runs:
+        if run.id == run_id:
+            return run
+    raise StoreError(f"{store.location} holds no run {run_id!r}")
 
 
 def id_values(ids: Sequence[Any], integer: bool) -> list[Any]:
