@@ -24,20 +24,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 from modelport import Predictor, Settings
 from modelport.batch import score_table
 from modelport.examples import save_example_data
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 pytestmark = pytest.mark.timeout(240)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # as root, Chromium's sandbox refuses to start
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 UI_MS = 60_000
 
 

@@ -11,20 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Route, expect, sync_playwright
 
-from .conftest import HOST, StartServer
+from .conftest import CHROMIUM, CHROMIUM_ARGS, HOST, StartServer
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # as root, Chromium's sandbox refuses to start
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 UI_MS = 30_000
 """Longest wait for the page to render or answer, in Playwright's unit."""
 
