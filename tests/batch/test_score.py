@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,22 @@ class _PickyModel(RegressorMixin, BaseEstimator):
         if (values < 0).any():
             raise ValueError("negative values are not allowed")
         return values * 2
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "parquet", "csv"])
+def test_a_run_is_resumed_by_one_process_at_a_time(
+    kind: str, example_dir: Path, csv_input: Path, tmp_path: Path
+):
+    output = {
+        "sqlite": f"sqlite:///{tmp_path / 'p.db'}",
+        "parquet": str(tmp_path / "out"),
+        "csv": str(tmp_path / "p.csv"),
+    }[kind]
+    done = _score(_bank(example_dir), csv_input, output, max_invalid=0.5)
+    store = open_store(output)
+    halfway = replace(done, status="interrupted", ended_at=None)
+    store.save(halfway)
+    store.resume(replace(halfway, status="running"))  # the first process claims it
+    with pytest.raises(StoreError, match="already being resumed by another process"):
+        store.resume(replace(halfway, status="running"))  # a second one, at the same time
+    store.close()

@@ -90,8 +90,16 @@ class _FileStore(StoreReader):
 
     @_disk
     def resume(self, run: Run) -> None:
-        """Record that `run` is running again (in this process)."""
-        self.save(run)
+        """Claim `run` for this process; refused when another process claimed it first.
+
+        Raises:
+            StoreError: the run is already running (two `--resume` at once).
+        """
+        with self.manifest.update() as data:
+            recorded = [item for item in data["runs"] if item["id"] == run.id]
+            if recorded and recorded[0]["status"] == "running":
+                raise StoreError(f"run {run.id} is already being resumed by another process")
+            self.manifest.put(data, run)
 
     def _check_owner(self, run: Run) -> None:
         others = sorted({r.model for r in self.runs() if r.model != run.model})

@@ -121,8 +121,19 @@ class SqlStore(StoreReader):
             connection.execute(self._runs.insert().values(**_row(run)))
 
     def resume(self, run: Run) -> None:
-        """Record that `run` is running again (in this process)."""
-        self.save(run)
+        """Claim `run` for this process; refused when another process claimed it first.
+
+        Raises:
+            StoreError: the run is already running (two `--resume` at once).
+        """
+        with self._connect("record the run") as connection:
+            claimed = connection.execute(
+                self._runs.update()
+                .where(self._runs.c.id == run.id, self._runs.c.status != "running")
+                .values(**_row(run))
+            )
+            if claimed.rowcount != 1:
+                raise StoreError(f"run {run.id} is already being resumed by another process")
 
     def commit(self, run: Run, chunk: ScoredChunk) -> Run:
         """The chunk's rows, its rejects and the run's progress, in one transaction."""
