@@ -89,7 +89,7 @@ def _one_number(value: Any) -> tuple[float, str | None]:
         try:
             return float(value.strip()), None
         except ValueError:
-            return math.nan, f"expected a number, got {value[:40]!r}"
+            return math.nan, f"expected a number, got {_short(value)!r}"
     return math.nan, _wrong(value, "a number")
 
 

@@ -24,7 +24,7 @@ from modelport.batch import score_table
 from modelport.batch.progress import Silent
 from modelport.cli import app
 from modelport.store import open_store
-from modelport.store.files import ParquetStore
+from modelport.store.parquet import ParquetStore
 from modelport.store.runs import Run
 
 runner = CliRunner()
@@ -276,7 +276,7 @@ def test_a_full_disk_mid_run_is_recorded_as_failed_in_one_line(
 ):
     """An OSError while committing chunk 2 (ENOSPC) escapes as a traceback, and the run is
     recorded `interrupted` with "stopped before the end (interrupted)" instead of the reason."""
-    from modelport.store import files
+    from modelport.store import csvfile as files
 
     iris_frame(500).to_csv(tmp_path / "in.csv", index=False)
     output = str(tmp_path / "out.csv")

@@ -227,7 +227,6 @@ class JsonLinesInput(_FileInput):
         self.path = path
         self.name = str(path.resolve())
         self.total_rows: int | None = None
-        self._first: pd.DataFrame | None = None
 
     def columns(self) -> list[str]:
         """The keys of the first lines."""

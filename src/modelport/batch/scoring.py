@@ -152,13 +152,8 @@ class ChunkScorer:
         else:
             with ThreadPoolExecutor(parts) as pool:
                 results = list(pool.map(lambda s: self._answer(X, *s), slices))
-        merged: dict[str, list[Any]] = {}
-        refused: list[FieldProblem] = []
-        for answer, problems in results:
-            for key, value in answer.items():
-                merged.setdefault(key, []).append(value)
-            refused += problems
-        return {key: _concat(values) for key, values in merged.items()}, refused
+        refused = [problem for _, problems in results for problem in problems]
+        return _joined([answer for answer, _ in results]), refused
 
     def _answer(self, X: Any, start: int, stop: int) -> tuple[dict[str, Any], list[FieldProblem]]:
         """Rows start..stop of X; halves are tried apart until the rows the model refuses
@@ -173,8 +168,7 @@ class ChunkScorer:
         middle = (start + stop) // 2
         first, first_refused = self._answer(X, start, middle)
         second, second_refused = self._answer(X, middle, stop)
-        merged = {key: _concat([first[key], second[key]]) for key in first.keys() & second.keys()}
-        return merged or first or second, first_refused + second_refused
+        return _joined([first, second]), first_refused + second_refused
 
     def _call(self, X: Any) -> dict[str, Any]:
         predictor = self.predictor
@@ -311,5 +305,9 @@ def _rows(X: Any, start: int, stop: int) -> Any:
     return X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
 
 
-def _concat(values: list[Any]) -> Any:
-    return values[0] if len(values) == 1 else np.concatenate(values)
+def _joined(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Answers of consecutive parts as one; a part whose rows were all refused has none."""
+    present = [answer for answer in answers if answer]
+    if len(present) == 1:
+        return present[0]
+    return {key: np.concatenate([a[key] for a in present]) for key in present[0]} if present else {}

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from modelport.store.chunk import Column, ScoredChunk
-from modelport.store.files import CsvStore, ParquetStore
+from modelport.store.csvfile import CsvStore
+from modelport.store.parquet import ParquetStore
 from modelport.store.reading import Readable
 from modelport.store.runs import Run
 
