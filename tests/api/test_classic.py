@@ -81,24 +81,37 @@ def test_probabilities_of_a_regressor_are_refused(folder_client, name):
     assert "regressor" in response.json()["detail"]
 
 
+EXPLAINED_OUTPUT = {
+    "linear-binary": "margin",  # linear models: log-odds
+    "forest-binary": "probability",  # forests without background rows: probability
+    "forest-multiclass": "probability",
+    "forest-regression": "value",
+    "xgboost-regression": "value",
+    "lightgbm-binary": "margin",  # boosted trees without background rows: log-odds
+    "bank-marketing": "probability",  # a one-hot Pipeline: permutation, in probability
+    "wind-turbine": "value",
+}
+"""The space each example is explained in, as the README's Explanations section says."""
+
+
 @pytest.mark.parametrize("name", TABULAR_EXAMPLES)
 def test_explanations_come_with_predictions(folder_client, example_bundles, name):
     metadata = example_bundles[name].metadata
-    answer = (
-        folder_client.post(
-            f"/models/{name}/predict?proba=1&explain=1", json=metadata.examples[:2]
-        ).json()
-        if metadata.task != "REGRESSION"
-        else folder_client.post(
-            f"/models/{name}/predict?explain=1", json=metadata.examples[:2]
-        ).json()
-    )
+    proba = "proba=1&" if metadata.task != "REGRESSION" else ""
+    answer = folder_client.post(
+        f"/models/{name}/predict?{proba}explain=1", json=metadata.examples[:2]
+    ).json()
     assert len(answer["explanation"]) == 2
     explanation = answer["explanation"][0]
-    assert explanation["output"] in {"margin", "probability", "value"}
-    values = explanation["values"]
-    features = set(metadata.feature_names)
-    assert set(values) == features or set(values) == set(metadata.class_names)
+    assert explanation["output"] == EXPLAINED_OUTPUT[name]
+    features = metadata.feature_names
+    if metadata.task == "MULTICLASS_CLASSIFICATION":  # one explanation per class
+        assert list(explanation["values"]) == metadata.class_names
+        assert list(explanation["base_value"]) == metadata.class_names
+        assert all(list(values) == features for values in explanation["values"].values())
+    else:
+        assert list(explanation["values"]) == features
+        assert isinstance(explanation["base_value"], float)
 
 
 def test_samples_are_the_background_and_give_probability_space(folder_client, example_bundles):
@@ -125,10 +138,14 @@ def test_query_string_input_with_defaults_for_the_rest(folder_client, example_bu
         "prediction"
     ][0]
     assert low < high
-    missing = folder_client.get(
+    defaults = {f.name: f.default for f in example_bundles["forest-multiclass"].metadata.features}
+    partial = folder_client.get(
         "/models/forest-multiclass/predict", params={"petal length (cm)": 5}
     ).json()
-    assert missing["prediction"][0] in {"setosa", "versicolor", "virginica"}
+    whole = folder_client.post(
+        "/models/forest-multiclass/predict", json=defaults | {"petal length (cm)": 5}
+    ).json()
+    assert partial == whole == {"prediction": ["versicolor"]}
 
 
 def test_query_string_feature_without_default_is_named(serve, tmp_path):

@@ -159,10 +159,14 @@ def test_bundle_joins_pickles_and_prints_notes(tmp_path: Path):
     assert result.exit_code == 0, result.stderr
     assert "2 features" in result.stdout
     summary = json.loads(invoke("inspect", str(output), "--json").stdout)
-    assert [f["name"] for f in summary["metadata"]["features"]] == ["f0", "f1"] or [
-        f["name"] for f in summary["metadata"]["features"]
-    ] == ["x", "y"]
+    # Neither pickle knows column names (both were fitted on arrays): the sample's columns,
+    # in order, name the features, so a client sends {"x": ..., "y": ...}.
+    features = summary["metadata"]["features"]
+    assert [(f["name"], f["default"]) for f in features] == [("x", 2.5), ("y", 2.0)]  # medians
     assert summary["family"] == "Pipeline(StandardScaler → LogisticRegression)"
+    predicted = invoke("predict", str(output), '{"x": 3.0, "y": 4.0}')
+    assert predicted.exit_code == 0, predicted.stderr
+    assert json.loads(predicted.stdout) == {"prediction": [1]}
 
 
 def test_bundle_refuses_a_missing_sample(tmp_path: Path):
