@@ -62,9 +62,24 @@ def test_non_ascii_bytes_in_the_key_are_401_not_a_crash(secured):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("path", sorted(PROBE_PATHS - {"/v2/health/live", "/v2/health/ready"}))
-def test_probes_stay_public(secured, path):
-    assert secured.get(path).status_code == 200
+PROBES = {
+    "/health": "up",
+    "/ready": "ready",
+    "/v2/health/live": '{"live":true}',
+    "/v2/health/ready": '{"ready":true}',
+}
+"""What an orchestrator's probes get, key or no key: they send none."""
+
+
+def test_the_public_probes_are_exactly_the_health_checks():
+    assert set(PROBE_PATHS) == set(PROBES)
+
+
+@pytest.mark.parametrize("path", sorted(PROBES))
+@pytest.mark.parametrize("headers", [{}, _auth("wrong")], ids=["no key", "wrong key"])
+def test_probes_stay_public(secured, path, headers):
+    response = secured.get(path, headers=headers)
+    assert (response.status_code, response.text) == (200, PROBES[path])
 
 
 def test_docs_are_public_by_default(secured):

@@ -111,63 +111,77 @@ def test_batched_answers_are_the_unbatched_answers(predictors, name, method):
             assert batched == alone
 
 
-class TimedModel:
-    """Sleeps the given seconds on each call in turn (then not at all); records its thread."""
+class Clock:
+    """The batcher's clock, moved only by the model: a call takes exactly what it is told to,
+    whatever else the machine is doing."""
 
-    def __init__(self, *sleeps: float) -> None:
-        self.sleeps = list(sleeps)
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedModel:
+    """Takes the given seconds on each call in turn (then none); records its thread."""
+
+    def __init__(self, clock: Clock, *seconds: float) -> None:
+        self.clock = clock
+        self.seconds = list(seconds)
         self.threads: list[threading.Thread] = []
 
     def predict(self, X: np.ndarray) -> list[float]:
         self.threads.append(threading.current_thread())
-        if self.sleeps:
-            time.sleep(self.sleeps.pop(0))
+        if self.seconds:
+            self.clock.now += self.seconds.pop(0)
         return X[:, 0].tolist()
 
 
-def _one_at_a_time(model: TimedModel, calls: int) -> list[bool]:
-    """Whether each of `calls` sequential requests ran on the event loop's thread."""
-    batcher = Batcher(model.predict)
+def _on_loop(model: TimedModel, rows: list[int]) -> list[bool]:
+    """Whether each of the sequential requests (of so many rows) ran on the loop's thread."""
+    batcher = Batcher(model.predict, clock=model.clock)
 
     async def run() -> None:
-        for _ in range(calls):
-            await batcher(np.array([[1.0]]))
+        for n in rows:
+            await batcher(np.ones((n, 1)))
 
     asyncio.run(run())
     return [thread is threading.main_thread() for thread in model.threads]
 
 
 def test_a_model_runs_in_a_thread_until_it_is_known_to_be_fast():
-    assert _one_at_a_time(TimedModel(), 4) == [False, True, True, True]
+    assert _on_loop(TimedModel(Clock()), [1] * 4) == [False, True, True, True]
+
+
+def test_the_bound_is_one_millisecond():
+    """The README's promise: a model runs on the loop when its calls take under 1 ms."""
+    fast, slow = 0.0009, 0.0011
+    assert _on_loop(TimedModel(Clock(), fast, fast), [1] * 3) == [False, True, True]
+    assert _on_loop(TimedModel(Clock(), slow, slow), [1] * 3) == [False, False, False]
 
 
 def test_a_slow_model_stays_off_the_event_loop():
-    assert _one_at_a_time(TimedModel(*[0.003] * 6), 6) == [False] * 6
+    assert _on_loop(TimedModel(Clock(), *[0.003] * 6), [1] * 6) == [False] * 6
 
 
 def test_one_slow_call_does_not_push_a_fast_model_off_the_loop():
     """A call slowed once (as by a wait for the GIL in a thread) is not the model's speed."""
-    on_loop = _one_at_a_time(TimedModel(0.0, 0.0, 0.05), 6)
+    on_loop = _on_loop(TimedModel(Clock(), 0.0, 0.0, 0.05), [1] * 6)
     assert on_loop == [False, True, True, True, True, True]
 
 
 def test_a_model_that_turned_slow_leaves_the_loop_after_a_few_calls():
-    on_loop = _one_at_a_time(TimedModel(0.0, *[0.003] * (RECENT_CALLS + 2)), RECENT_CALLS + 3)
-    assert on_loop[:2] == [False, True] and on_loop[-1] is False
+    model = TimedModel(Clock(), 0.0, *[0.003] * (RECENT_CALLS + 2))
+    on_loop = _on_loop(model, [1] * (RECENT_CALLS + 3))
+    # Its fast call is forgotten once RECENT_CALLS slow ones have followed it.
+    assert on_loop == [False, *[True] * RECENT_CALLS, False, False]
 
 
 def test_a_request_far_bigger_than_the_recent_ones_goes_to_a_thread():
     """Known fast for one row is not known fast for thousands: the estimate scales up."""
-    model = TimedModel()
-    batcher = Batcher(model.predict)
-
-    async def run() -> None:
-        for rows in (1, 1, 1, 20_000, 1):
-            await batcher(np.ones((rows, 1)))
-
-    asyncio.run(run())
-    on_loop = [thread is threading.main_thread() for thread in model.threads]
-    assert on_loop == [False, True, True, False, True]
+    rows = [1, 1, 1, 20_000, 1]
+    model = TimedModel(Clock(), 1e-6, 1e-6, 1e-6)  # 1 µs a row: 20 ms for 20,000
+    assert _on_loop(model, rows) == [False, True, True, False, True]
 
 
 def test_a_failed_call_says_nothing_of_a_slow_model_s_speed():
