@@ -24,21 +24,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 from modelport import Predictor, Settings
 from modelport.batch import score_table
 from modelport.examples import save_example_data
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
 pytestmark = pytest.mark.timeout(240)
 
 UI_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """Debian's Chromium: in CI its absence fails the run, elsewhere it skips with the fix."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail("Debian's Chromium is missing in CI: `make chromium` installs it")
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium: run `make chromium`")
-    return CHROMIUM
 
 
 @contextmanager

@@ -21,8 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_SECONDS = 60.0
 """Longest wait for /ready: imports, model loading and, on a busy CI machine, some slack."""
-CHROMIUM = Path("/usr/bin/chromium")
-"""Debian's Chromium: the browser tests never download one."""
 CHROMIUM_ARGS = [
     "--no-sandbox",  # as root, Chromium's sandbox refuses to start
     "--headless=new",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Route, expect, sync_playwright
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, HOST, StartServer
+from .conftest import CHROMIUM_ARGS, HOST, StartServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,11 +19,8 @@ UI_MS = 30_000
 """Longest wait for the page to render or answer, in Playwright's unit."""
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's Chromium is not installed at /usr/bin/chromium: run `make chromium`",
-)
 def test_docs_try_it_out_works_offline(
+    chromium: Path,
     serve: StartServer,
     example_dir: Path,
     tmp_path: Path,
@@ -48,7 +45,7 @@ def test_docs_try_it_out_works_offline(
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=dict(os.environ)
+            executable_path=str(chromium), args=CHROMIUM_ARGS, env=dict(os.environ)
         )
         try:
             page = browser.new_page()
