@@ -65,9 +65,7 @@ def find_bin_dir() -> Path | None:
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Fail in CI, where a missing database must not pass unnoticed; skip elsewhere."""
-    if os.environ.get("CI", "").lower() in {"true", "1"}:
-        pytest.fail(f"PostgreSQL is missing or broken in CI: {reason}", pytrace=False)
+    """Skip, saying how to fix it; under CI=true the skip is a failure (tests/conftest.py)."""
     pytest.skip(f"{reason}; `make postgres` installs Debian's PostgreSQL")
 
 
