@@ -274,6 +274,7 @@ def ready_predictor(entry: ModelEntry) -> Predictor:
 
 
 def _smoke_test(predictor: Predictor) -> None:
-    """The example rows must predict before a model serves (nothing to try without them)."""
+    """The example rows must predict before a model serves (nothing to try without them);
+    no more of them than one call may carry, so a small MODELPORT_MAX_ROWS still serves."""
     if predictor.metadata.examples:
-        predictor.predict(predictor.validate(predictor.metadata.examples))
+        predictor.predict(predictor.validate(predictor.metadata.examples[: predictor.max_rows]))
