@@ -38,6 +38,7 @@ class Dispatcher:
                 max_batch_rows=self.settings.max_batch_rows if self.settings.batching else 1,
                 max_batch_wait=self.settings.max_batch_wait,
                 on_call=rows_per_call.observe,
+                name=model,
             )
         return per_method[method]
 
