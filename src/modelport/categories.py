@@ -45,30 +45,14 @@ def native_categories(estimator: Any) -> dict[str, list[Any] | None]:
 
     None for a column the model reads as a category but whose categories it did not keep
     (XGBoost before 3.1). Empty for every other model, pipelines included (their own
-    steps turn categories into numbers).
+    steps turn categories into numbers), and models under a wrapper.
     """
-    estimator = _unwrapped(estimator)
-    if hasattr(estimator, "steps"):
-        return {}
     module = type(estimator).__module__.split(".")[0]
     if module == "lightgbm":
         return _lightgbm_categories(estimator)
     if module == "xgboost":
         return _xgboost_categories(estimator)
     return _histogram_boosting_categories(estimator)
-
-
-def _unwrapped(estimator: Any) -> Any:
-    """The model under a search, calibration or target-transform wrapper: it reads the input."""
-    while True:
-        if hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-        elif hasattr(estimator, "calibrated_classifiers_"):
-            estimator = estimator.calibrated_classifiers_[0].estimator
-        elif hasattr(estimator, "regressor_"):
-            estimator = estimator.regressor_
-        else:
-            return estimator
 
 
 def _histogram_boosting_categories(estimator: Any) -> dict[str, list[Any] | None]:

@@ -24,19 +24,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-CITY = pd.CategoricalDtype(["rome", "paris", "oslo"])  # not sorted: the order must survive
-
-
-def _city_data(n: int = 240) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {
-            "city": pd.Series(rng.choice(CITY.categories, n)).astype(CITY),
-            "size": rng.normal(size=n),
-        }
-    )
-    y = ((X["city"] == "paris").to_numpy() ^ (X["size"] > 0).to_numpy()).astype(int)
-    return X, y
+from tests.cities import CITY, city_table
 
 
 def _lightgbm() -> Any:
@@ -60,7 +48,7 @@ CATEGORICAL_MODELS: dict[str, Callable[[], Any]] = {
 
 @pytest.mark.parametrize("kind", list(CATEGORICAL_MODELS))
 def test_a_bare_model_fitted_on_category_columns_serves_categories(kind, serve, tmp_path: Path):
-    X, y = _city_data()
+    X, y = city_table()
     model = CATEGORICAL_MODELS[kind]().fit(X, y)
     joblib.dump(model, tmp_path / "cities.joblib")
     rows = [{"city": "paris", "size": 0.3}, {"city": "oslo", "size": -1.2}, {"size": 0.5}]
@@ -131,7 +119,7 @@ def test_a_transformed_target_regressor_serves_the_original_scale(serve, tmp_pat
 
 
 def test_a_one_hot_pipeline_serves_its_categories(serve, tmp_path: Path):
-    X, y = _city_data()
+    X, y = city_table()
     X = X.astype({"city": object})
     encode = ColumnTransformer([("city", OneHotEncoder(), ["city"])], remainder="passthrough")
     model = make_pipeline(encode, LogisticRegression()).fit(X, y)

@@ -15,35 +15,25 @@ from modelport import BundleError, ModelBundle, ModelMetadata, Predictor, load_b
 from modelport.completion import complete_metadata
 from modelport.metadata import FeatureType
 from modelport.screening import screen_frame
-
-CITY = pd.CategoricalDtype(["rome", "paris", "oslo"])  # not sorted: the order must survive
-
-
-def _data(n: int = 240) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {
-            "city": pd.Series(rng.choice(CITY.categories, n)).astype(CITY),
-            "size": rng.normal(size=n),
-        }
-    )
-    return X, ((X["city"] == "paris").to_numpy() ^ (X["size"] > 0).to_numpy()).astype(int)
+from tests.cities import CITY, city_table
 
 
 def _lightgbm() -> Any:
     lightgbm = pytest.importorskip("lightgbm")
-    return lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(*_data())
+    return lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(
+        *city_table()
+    )
 
 
 def _xgboost() -> Any:
     xgboost = pytest.importorskip("xgboost")
     model = xgboost.XGBClassifier(n_estimators=20, enable_categorical=True, tree_method="hist")
-    return model.fit(*_data())
+    return model.fit(*city_table())
 
 
 def _histogram() -> Any:
     return HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20).fit(
-        *_data()
+        *city_table()
     )
 
 
@@ -66,7 +56,7 @@ def test_histogram_boosting_takes_its_encoders_categories():
 
 
 def test_histogram_boosting_on_integer_codes_stays_numeric():
-    X, y = _data()
+    X, y = city_table()
     codes = X.assign(city=X["city"].cat.codes)
     model = HistGradientBoostingClassifier(categorical_features=[0], max_iter=5).fit(
         codes.to_numpy(), y
