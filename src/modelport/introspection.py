@@ -207,12 +207,20 @@ def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKi
         return "permutation"
     if _is_wrapped(estimator):  # calibration or a target transform: the final model's output
         return "permutation"  # is not the one served, so only the whole model can be explained
-    module = type(final).__module__.split(".")[0]
-    if type(final).__name__ in _TREE_CLASSES or module in _BOOSTER_MODULES:
+    if _tree_shap_reads(final):
         return "tree"
     if getattr(final, "coef_", None) is not None and hasattr(final, "intercept_"):
         return "linear"
     return "permutation"
+
+
+def _tree_shap_reads(final: Any) -> bool:
+    """SHAP's TreeExplainer reads these trees, but not a multiclass GradientBoostingClassifier
+    (it refuses one tree per class in each stage)."""
+    name = type(final).__name__
+    if name == "GradientBoostingClassifier" and len(getattr(final, "classes_", ())) > 2:
+        return False
+    return name in _TREE_CLASSES or type(final).__module__.split(".")[0] in _BOOSTER_MODULES
 
 
 def _is_wrapped(estimator: Any) -> bool:

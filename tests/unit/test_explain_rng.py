@@ -117,3 +117,23 @@ def test_margin_instead_of_probability_is_said_in_the_explanation_and_the_log(ca
     assert "model grades: explained in margin" in caplog.text
     [plain] = predictor.explain(rows)  # nothing asked for probability: nothing to say
     assert "note" not in plain
+
+
+def test_a_multiclass_gradient_boosting_model_is_explained_by_permutations():
+    """SHAP's tree explainer refuses it; the permutation estimate, on background rows, does not."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3))
+    model = GradientBoostingClassifier(n_estimators=5, random_state=0)
+    model.fit(X, np.digitize(X[:, 0], [-0.5, 0.5]))
+    examples = [dict(zip("abc", row, strict=True)) for row in X[:5].tolist()]
+    given = ModelMetadata(features=[{"name": n} for n in "abc"], examples=examples)
+    predictor = Predictor(ModelBundle(model, complete_metadata(model, given)))
+    rows = predictor.validate([{"a": 1.0, "b": 0.0, "c": 0.0}])
+    [explanation] = predictor.explain(rows)
+    assert explanation["output"] == "probability"
+    [proba] = predictor.predict_proba(rows)
+    for name in predictor.metadata.class_names:
+        total = explanation["base_value"][name] + sum(explanation["values"][name].values())
+        assert total == pytest.approx(proba[name], abs=1e-12)
