@@ -40,7 +40,6 @@ def test_explaining_leaves_numpys_global_generator_alone():
     predictor = _knn()
     X = predictor.validate(_rows(predictor, 2, seed=1))
     background = predictor.validate(_rows(predictor, 5, seed=2))
-    np.random.seed(12345)
     before = np.random.get_state()
     predictor.explain(X)
     predictor.explain(X, background)
