@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from itertools import repeat
-from typing import Any, Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError,
 from modelport.metadata import ModelMetadata, Task, to_plain
 from modelport.runtime import ForestClassifierTwin, numpy_twin
 from modelport.validation import validate_columns, validate_records
+
+if TYPE_CHECKING:
+    from modelport.explain import Explainer
 
 logger = logging.getLogger("modelport.runtime")
 RuntimeName = Literal["native", "onnx", "auto"]
@@ -63,7 +66,7 @@ class Predictor:
         )
         self.max_rows = max_rows
         self.max_explain_rows = max_explain_rows
-        self._explainer: Any = None
+        self._explainer: Explainer | None = None
         self._explainer_lock = threading.Lock()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
@@ -155,7 +158,7 @@ class Predictor:
             X: validated input rows.
             background: validated background rows; the example rows when None.
         """
-        from modelport.explain import MAX_BACKGROUND_ROWS, Explainer
+        from modelport.explain import MAX_BACKGROUND_ROWS
 
         if len(X) > self.max_explain_rows:
             raise InvalidInputError.single(
@@ -168,12 +171,16 @@ class Predictor:
                     f"_samples holds {len(background)} rows; at most {MAX_BACKGROUND_ROWS} "
                     "background rows are used"
                 )
-            return Explainer(self, background).explain(X)
+            return self._new_explainer(background).explain(X)
         with self._explainer_lock:  # built once, even when the first requests come together
             if self._explainer is None:
-                self._explainer = Explainer(self, None)
-        explanations: list[dict[str, Any]] = self._explainer.explain(X)
-        return explanations
+                self._explainer = self._new_explainer(None)
+        return self._explainer.explain(X)
+
+    def _new_explainer(self, background: Any | None) -> Explainer:
+        from modelport.explain import Explainer
+
+        return Explainer(self.bundle.estimator, self.metadata, self.validate, background)
 
     def _call(self, method: str, X: Any) -> Any:
         """Run the model; input it rejects becomes an InvalidInputError naming the rows."""

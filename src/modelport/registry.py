@@ -1,7 +1,8 @@
 """The model registry: (name, version) → loaded predictors, their states, and hot reload.
 
 Entries are immutable and replaced whole, so a request never sees a half-loaded model: a
-new version is loaded beside the old one, smoke-tested on its example rows, then swapped in.
+new version is loaded beside the old one, smoke-tested on its example rows (or a row made
+from its metadata), then swapped in.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from modelport.bundle import load_bundle
 from modelport.errors import (
@@ -21,6 +22,7 @@ from modelport.errors import (
     ModelNotReadyError,
     ModelportError,
 )
+from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
 from modelport.predictor import Predictor
 from modelport.repository import MODEL_NAME_PATTERN, discover, stamp, version_key
 from modelport.settings import Settings
@@ -150,7 +152,7 @@ class Registry:
     def refresh(self) -> None:
         """Follow the repository on disk: load new or changed bundles, drop removed ones.
 
-        A changed bundle that fails to load or to predict its example rows leaves the old
+        A changed bundle that fails to load or to predict its smoke-test rows leaves the old
         version serving, with the reason in its entry and in the log.
         """
         with self._lock:
@@ -274,7 +276,39 @@ def ready_predictor(entry: ModelEntry) -> Predictor:
 
 
 def _smoke_test(predictor: Predictor) -> None:
-    """The example rows must predict before a model serves (nothing to try without them);
-    no more of them than one call may carry, so a small MODELPORT_MAX_ROWS still serves."""
-    if predictor.metadata.examples:
-        predictor.predict(predictor.validate(predictor.metadata.examples[: predictor.max_rows]))
+    """The example rows, else a row made from the metadata, must predict before a model
+    serves: a bundle that cannot answer never replaces one that can. No more rows than
+    one call may carry, so a small MODELPORT_MAX_ROWS still serves."""
+    rows = predictor.metadata.examples or smoke_rows(predictor.metadata)
+    if not rows:
+        logger.info("model %s: no row to try it on before serving it", predictor.metadata.name)
+        return
+    predictor.predict(predictor.validate(rows[: predictor.max_rows]))
+
+
+def smoke_rows(metadata: ModelMetadata) -> list[dict[str, Any]]:
+    """One typical row from the metadata: each feature's default, else the middle of its
+    range, else its first category (none when a feature gives nothing to go on)."""
+    row = {}
+    for feature in metadata.features:
+        value = _typical(feature)
+        if value is None:
+            return []
+        row[feature.name] = value
+    return [row]
+
+
+def _typical(feature: FeatureSpec) -> Any:
+    if feature.default is not None:
+        return feature.default
+    if feature.categories:
+        return feature.categories[0]
+    if feature.type is FeatureType.CATEGORICAL:
+        return None
+    if feature.type is FeatureType.TEXT:
+        return ""
+    if feature.type is FeatureType.BOOLEAN:
+        return False
+    bounds = [bound for bound in (feature.min, feature.max) if bound is not None]
+    middle = sum(bounds) / len(bounds) if bounds else 0.0
+    return round(middle) if feature.type is FeatureType.INTEGER else middle

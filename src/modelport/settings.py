@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     """After the drain, seconds requests in flight get to finish before the server exits."""
 
     debug: bool = False
-    """Log request bodies and model timings; never shows tracebacks to clients."""
+    """Log request bodies (the first 2 KiB, keys masked, headers never) and each model
+    call's time; never shows tracebacks to clients."""
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """Log level of the server: debug, info, warning or error."""

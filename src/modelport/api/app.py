@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
 from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
+from modelport.api.debug import BodyLogMiddleware, configured_secrets
 from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Swagger UI's own scripts and styles: without them a public /docs page is blank.
             public_prefixes=(STATIC_PREFIX + "/",) if settings.docs_public else (),
         )
+    if settings.debug:  # inside the request id's middleware, so its lines carry the id
+        app.add_middleware(BodyLogMiddleware, secrets=configured_secrets(settings))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

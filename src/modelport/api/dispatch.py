@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from modelport.api.debug import timed
 from modelport.api.metrics import Metrics
 from modelport.batching import Batcher
 from modelport.errors import ModelNotReadyError
@@ -33,11 +34,13 @@ class Dispatcher:
         per_method = self._batchers.setdefault(predictor, {})
         if method not in per_method:
             rows_per_call = self.metrics.rows_per_call.labels(model)
+            call = _weak_call(predictor, method)
             per_method[method] = Batcher(
-                _weak_call(predictor, method),
+                timed(call, model, method) if self.settings.debug else call,
                 max_batch_rows=self.settings.max_batch_rows if self.settings.batching else 1,
                 max_batch_wait=self.settings.max_batch_wait,
                 on_call=rows_per_call.observe,
+                name=model,
             )
         return per_method[method]
 
