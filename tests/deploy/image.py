@@ -4,7 +4,8 @@ No image registry is reachable from the test machines, so the base image is made
 mmdebstrap from the Debian mirror apt already uses (`BASE` is a build argument for this),
 and the dependencies' wheels are built on the host, as the Dockerfile expects. Both are
 cached under ~/.cache/modelport-test, keyed by what they are made from, so only the first
-run pays for them; podman's layer cache then keeps the installed dependencies too.
+run pays for them; podman's layer cache then keeps the installed dependencies, and an
+unchanged checkout rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -154,9 +155,24 @@ def build_context(folder: Path, env: dict[str, str]) -> Path:
     return context
 
 
+def _image_id(tag: str, env: dict[str, str]) -> str | None:
+    found = subprocess.run(
+        [command("podman"), "image", "inspect", "--format", "{{.Id}}", tag],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def build_image(tag: str, folder: Path, env: dict[str, str]) -> None:
-    """podman build of deploy/Dockerfile on the cached base, as a user would build it."""
+    """podman build of deploy/Dockerfile on the cached base, as a user would build it.
+
+    The image is kept under `tag` after the tests: its layers are the cache that makes the
+    next build take seconds when nothing changed. The image it replaces is removed.
+    """
     context = build_context(folder, env)
+    replaced = _image_id(tag, env)
     run(
         [
             *(command("podman"), "build", "--format", "docker"),
@@ -165,3 +181,5 @@ def build_image(tag: str, folder: Path, env: dict[str, str]) -> None:
         ],
         env,
     )
+    if replaced is not None and replaced != _image_id(tag, env):
+        subprocess.run([command("podman"), "rmi", replaced], env=env, capture_output=True)

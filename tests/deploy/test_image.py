@@ -25,6 +25,8 @@ pytestmark = pytest.mark.timeout(2400)  # a first run builds the base image and 
 
 MODELS = ["wind-turbine", "forest-multiclass"]
 """Scikit-learn models only: LightGBM and XGBoost are extras the default image leaves out."""
+TAG = "localhost/modelport:test"
+"""Kept after the tests (see `build_image`): the next run's build cache."""
 READY_SECONDS = 120.0
 STOP_SECONDS = 40
 """podman stop's wait before SIGKILL: the image's drain (2 s) and grace (30 s), and a margin."""
@@ -69,16 +71,12 @@ class Container:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """The image, built from this checkout; removed after the module (its layers stay cached)."""
+def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    """The image built from this checkout, its tag and podman's environment."""
     folder = tmp_path_factory.mktemp("image")
     env = podman_environment(folder)
-    tag = f"localhost/modelport:test-{uuid.uuid4().hex[:8]}"
-    build_image(tag, folder, env)
-    try:
-        yield tag, env
-    finally:
-        subprocess.run([command("podman"), "rmi", "--force", tag], env=env, capture_output=True)
+    build_image(TAG, folder, env)
+    return TAG, env
 
 
 @pytest.fixture(scope="module")

@@ -39,12 +39,11 @@ def test_body_limit_equals_modelports() -> None:
     assert int(value[0]) * SIZE_UNITS[value[1]] == Settings().max_body_bytes
 
 
-def _binary() -> str:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None
-    )
+def _command(name: str) -> str:
+    """A Debian tool's path; root's PATH has /usr/sbin, a user's may not."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if found is None:
-        missing("nginx is not installed", "nginx")
+        missing(f"{name} is not installed", "nginx")
     return found
 
 
@@ -53,7 +52,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *(_command("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
             *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={HOST}"),
             *("-addext", f"subjectAltName=IP:{HOST}"),
         ],
@@ -145,7 +144,7 @@ def _logged(read: Callable[[], str], pattern: str) -> bool:
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """modelport serving wind-turbine, and nginx in front of it on two free ports."""
-    nginx = _binary()
+    nginx = _command("nginx")
     folder = tmp_path_factory.mktemp("nginx")
     save_example("wind-turbine", folder / "wind-turbine.joblib")
     with running(folder / "wind-turbine.joblib", folder / "modelport.log") as server:
