@@ -125,3 +125,10 @@ def test_answers_fit_the_documented_schemas(folder_client, document, path):
     assert answer.status_code == 200, answer.text
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     Draft202012Validator({**schema, "components": document["components"]}).validate(answer.json())
+
+
+def test_a_method_a_v2_route_does_not_take_is_405_with_what_it_takes(folder_client):
+    answer = folder_client.request("TRACE", "/v2/health/live")
+    assert answer.status_code == 405
+    assert answer.json() == {"error": "Method Not Allowed"}
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD"}
