@@ -30,6 +30,21 @@ def _shape() -> dict[str, Any]:
     return {"type": "array", "items": {"type": "integer"}}
 
 
+def _tensor() -> dict[str, Any]:
+    """A tensor with its data: an input of a request, an output of a response."""
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "shape": _shape(),
+            "datatype": {"type": "string"},
+            "parameters": _ref("parameters"),
+            "data": _ref("tensor_data"),
+        },
+        "required": ["name", "shape", "datatype", "data"],
+    }
+
+
 V2_SCHEMAS: dict[str, dict[str, Any]] = {
     "metadata_server_response": {
         "type": "object",
@@ -72,34 +87,14 @@ V2_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["inputs"],
     },
     "parameters": _PARAMETERS,
-    "request_input": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "shape": _shape(),
-            "datatype": {"type": "string"},
-            "parameters": _ref("parameters"),
-            "data": _ref("tensor_data"),
-        },
-        "required": ["name", "shape", "datatype", "data"],
-    },
+    "request_input": _tensor(),
     "tensor_data": _TENSOR_DATA,
     "request_output": {
         "type": "object",
         "properties": {"name": {"type": "string"}, "parameters": _ref("parameters")},
         "required": ["name"],
     },
-    "response_output": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "shape": _shape(),
-            "datatype": {"type": "string"},
-            "parameters": _ref("parameters"),
-            "data": _ref("tensor_data"),
-        },
-        "required": ["name", "shape", "datatype", "data"],
-    },
+    "response_output": _tensor(),
     "inference_response": {
         "type": "object",
         "properties": {
