@@ -58,7 +58,7 @@ def test_every_operation_answers_what_the_schema_says(serve: StartServer, tmp_pa
             "--phases", "examples,coverage,fuzzing",
             "--max-examples", str(MAX_EXAMPLES),
             "--seed", "1",  # the same cases every run: a failure is reproducible
-            "--workers", "2",
+            "--workers", "1",  # hypothesis in two threads can trip a CPython 3.11 ast bug
             "--no-shrink",
         ],
         capture_output=True,
