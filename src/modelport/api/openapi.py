@@ -8,6 +8,7 @@ model accepts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +16,14 @@ from fastapi import FastAPI
 from modelport._version import __version__
 from modelport.api.auth import ADMIN_PREFIX
 from modelport.api.routes.operation import Operation
-from modelport.api.schemas import Context, problem, problem_schema, record_name, record_schema
+from modelport.api.schemas import (
+    Context,
+    path_parameter,
+    problem,
+    problem_schema,
+    record_name,
+    record_schema,
+)
 from modelport.api.schemas import v2_error as v2_error_response
 from modelport.api.state import server_state
 from modelport.api.v2_schemas import V2_SCHEMAS
@@ -119,6 +127,9 @@ def _add(
         "operationId": operation_id,
         **described,
     }
+    parameters = _path_parameters(path, context, described.get("parameters", []))
+    if parameters:
+        item["parameters"] = parameters + described.get("parameters", [])
     if secured(operation):
         item["security"] = [{"bearer": []}]
         unauthorized = "a missing or unknown bearer token"
@@ -126,3 +137,18 @@ def _add(
         refused = v2_error_response(unauthorized) if v2 else problem(unauthorized)
         item["responses"] = {**item["responses"], "401": refused}
     document["paths"].setdefault(path, {})[operation.method.lower()] = item
+
+
+def _path_parameters(
+    path: str, context: Context, declared: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The path's `{placeholders}` an operation does not declare itself: `{name}` is one of
+    the served models, anything else a string."""
+    named = {p["name"] for p in declared if p["in"] == "path"}
+    return [
+        context.name_parameter
+        if placeholder == "name"
+        else path_parameter(placeholder, {"type": "string"})
+        for placeholder in re.findall(r"\{(\w+)\}", path)
+        if placeholder not in named
+    ]

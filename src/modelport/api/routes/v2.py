@@ -11,8 +11,8 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.body import read_body
 from modelport.api.responses import json_response
-from modelport.api.routes.operation import Describe, Operation
-from modelport.api.schemas import Context, json_content, path_parameter, v2_error
+from modelport.api.routes.operation import Operation
+from modelport.api.schemas import Context, json_content, v2_error
 from modelport.api.state import server_state
 from modelport.api.v2_schemas import v2_schema
 from modelport.predictor import Predictor
@@ -104,98 +104,80 @@ def _ready(context: Context) -> dict[str, Any]:
     }
 
 
-def _parameters(context: Context, versioned: bool) -> list[dict[str, Any]]:
-    version = [path_parameter("version", {"type": "string"})] if versioned else []
-    return [context.name_parameter, *version]
-
-
 _MODEL_ERRORS = {
     "404": v2_error("no such model or version, or it is unloaded"),
     "503": v2_error("the model is loading, or failed to load"),
 }
 
 
-def _metadata(versioned: bool) -> Describe:
-    def describe(context: Context) -> dict[str, Any]:
-        ok = json_content(v2_schema("metadata_model_response"), "OK")
-        return {
-            "parameters": _parameters(context, versioned),
-            "responses": {"200": ok, **_MODEL_ERRORS},
-        }
-
-    return describe
+def _metadata(context: Context) -> dict[str, Any]:
+    ok = json_content(v2_schema("metadata_model_response"), "OK")
+    return {"responses": {"200": ok, **_MODEL_ERRORS}}
 
 
-def _model_ready(versioned: bool) -> Describe:
-    def describe(context: Context) -> dict[str, Any]:
-        body = _flag("ready") | {"required": ["name", "ready"]}
-        body["properties"] = body["properties"] | {"name": {"type": "string"}}
-        return {
-            "parameters": _parameters(context, versioned),
-            "responses": {
-                "200": json_content(body, "the model is loaded"),
-                "503": json_content(body, "the model is loading, or failed to load"),
-                "404": _MODEL_ERRORS["404"],
-            },
-        }
-
-    return describe
+def _model_ready(context: Context) -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["name", "ready"],
+        "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+    }
+    return {
+        "responses": {
+            "200": json_content(body, "the model is loaded"),
+            "503": json_content(body, "the model is loading, or failed to load"),
+            "404": _MODEL_ERRORS["404"],
+        },
+    }
 
 
 _BINARY = {
     "schema": {"type": "string", "format": "binary"},
     "description": "binary tensor data extension: the JSON header, then the raw tensors",
 }
+_HEADER_LENGTH = {
+    "name": HEADER_LENGTH,
+    "in": "header",
+    "required": False,
+    "description": "binary tensor data extension: the length of the JSON header",
+    "schema": {"type": "integer", "minimum": 0},
+}
 
 
-def _infer(versioned: bool) -> Describe:
-    def describe(context: Context) -> dict[str, Any]:
-        header = {
-            "name": HEADER_LENGTH,
-            "in": "header",
-            "required": False,
-            "description": "binary tensor data extension: the length of the JSON header",
-            "schema": {"type": "integer", "minimum": 0},
-        }
-        return {
-            "parameters": [*_parameters(context, versioned), header],
-            "requestBody": {
-                "required": True,
+def _infer(context: Context) -> dict[str, Any]:
+    return {
+        "parameters": [_HEADER_LENGTH],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": v2_schema("inference_request")},
+                "application/octet-stream": _BINARY,
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "OK",
                 "content": {
-                    "application/json": {"schema": v2_schema("inference_request")},
+                    "application/json": {"schema": v2_schema("inference_response")},
                     "application/octet-stream": _BINARY,
                 },
             },
-            "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {
-                        "application/json": {"schema": v2_schema("inference_response")},
-                        "application/octet-stream": _BINARY,
-                    },
-                },
-                "400": v2_error("the request does not fit the model's inputs"),
-                "413": v2_error("the body is larger than the server accepts"),
-                **_MODEL_ERRORS,
-            },
-        }
-
-    return describe
+            "400": v2_error("the request does not fit the model's inputs"),
+            "413": v2_error("the body is larger than the server accepts"),
+            **_MODEL_ERRORS,
+        },
+    }
 
 
 def _model_operations(versioned: bool) -> list[Operation]:
     base = "/v2/models/{name}" + ("/versions/{version}" if versioned else "")
     suffix = "_version" if versioned else ""
     return [
-        Operation("GET", base, metadata, "v2_metadata" + suffix, "v2", _metadata(versioned)),
+        Operation("GET", base, metadata, "v2_metadata" + suffix, "v2", _metadata),
         Operation(
-            "GET", base + "/ready", model_ready, "v2_model_ready" + suffix, "v2",
-            _model_ready(versioned),
+            "GET", base + "/ready", model_ready, "v2_model_ready" + suffix, "v2", _model_ready
         ),
-        Operation(
-            "POST", base + "/infer", infer_route, "v2_infer" + suffix, "v2", _infer(versioned)
-        ),
-    ]  # fmt: skip
+        Operation("POST", base + "/infer", infer_route, "v2_infer" + suffix, "v2", _infer),
+    ]
 
 
 OPERATIONS = [
