@@ -49,7 +49,9 @@ def problem_response(
     """Render one error: a problem document, or the V2 protocol's `{"error": ...}`."""
     path = request.url.path if request is not None else path
     if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
-        v2_status = status if status in (401, 403, 404, 413, 503) or status >= 500 else 400
+        # The protocol answers 400 for any bad request; statuses that say something other
+        # than "your request is wrong" (and 405, whose Allow header says what is right) stay.
+        v2_status = status if status in (401, 403, 404, 405, 413, 503) or status >= 500 else 400
         return Response(orjson.dumps({"error": detail}), v2_status, headers, "application/json")
     body: dict[str, Any] = {
         "type": _type_of(title) if title else "about:blank",
