@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
 from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
+from modelport.api.connections import ConnectionMiddleware
 from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Swagger UI's own scripts and styles: without them a public /docs page is blank.
             public_prefixes=(STATIC_PREFIX + "/",) if settings.docs_public else (),
         )
+    app.add_middleware(ConnectionMiddleware, body_timeout=settings.body_timeout, state=app.state)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

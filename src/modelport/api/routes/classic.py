@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from modelport.api.admission import admitted_body
 from modelport.api.body import Payload, query_flag, read_payload
 from modelport.api.dispatch import Dispatcher
 from modelport.api.problems import InputSource
@@ -112,7 +113,8 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
     predictor = _predictor(request, name)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
-    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, request.app.state.settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
@@ -135,7 +137,8 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
 async def preprocess(request: Request, name: str | None = None) -> Response:
     """The rows as the model will see them: defaults filled in, types coerced."""
     predictor = _predictor(request, name)
-    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, request.app.state.settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     X = await _validate(request.app.state.dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelport._version import __version__
+from modelport.api.admission import admitted_body
 from modelport.api.body import read_body
 from modelport.api.dispatch import Dispatcher
 from modelport.api.routes import add_plain_route
@@ -89,8 +90,9 @@ async def model_ready(request: Request, name: str, version: str | None = None) -
 async def infer_route(request: Request, name: str, version: str | None = None) -> Response:
     """Tensors in, `predict` / `predict_proba` out, JSON or binary as asked."""
     served, predictor = _resolve(request, name, version)
-    body = await read_body(request, request.app.state.settings.max_body_bytes)
-    decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
+    async with admitted_body(request):
+        body = await read_body(request, request.app.state.settings.max_body_bytes)
+        decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
     requested = requested_outputs(decoded, predictor)
     dispatch: Dispatcher = request.app.state.dispatch
     X = await dispatch.validate(
