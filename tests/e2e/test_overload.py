@@ -61,6 +61,21 @@ def _read_until_closed(sock: socket.socket) -> bytes:
     return received
 
 
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole response with a Content-Length (its head and body may come apart)."""
+    sock.settimeout(10)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    declared = re.search(rb"content-length: (\d+)", head.lower())
+    assert declared, head
+    length = int(declared.group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def _in_flight(server: Server) -> float:
     return _sample(server.get("/metrics").text, "modelport_requests_in_flight")
 
@@ -102,9 +117,8 @@ def test_an_idle_keep_alive_connection_is_closed(serve: StartServer, example_dir
     server = serve(example_dir / "wind-turbine.joblib", keep_alive_seconds=1)
     with _connect(server) as sock:
         sock.sendall(f"GET /health HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
-        sock.settimeout(10)
-        answer = sock.recv(65536)
-        assert answer.startswith(b"HTTP/1.1 200 ")
+        answer = _read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nup")
         assert b"connection: close" not in answer.lower()  # kept alive at first
         assert _read_until_closed(sock) == b""  # then closed with nothing more to say
 
@@ -188,8 +202,7 @@ def test_bodies_being_read_are_bounded(serve: StartServer, example_dir: Path) ->
         assert "1 request bodies are being read already" in refused.json()["detail"]
 
         slow.sendall(ROWS[5:])  # the slow body arrives: it is answered, its slot freed
-        slow.settimeout(10)
-        head, _, answer = slow.recv(65536).partition(b"\r\n\r\n")
+        head, _, answer = _read_response(slow).partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 "), head
         assert answer.startswith(b'{"prediction":[')
     with server.client() as client:
