@@ -112,6 +112,20 @@ def test_a_body_for_a_full_queue_is_refused_before_it_is_read():
     assert 'modelport_requests_shed_total{model="rf",reason="queue"} 1.0' in text
 
 
+def test_explanations_wait_in_the_models_queue_too(serve, example_dir):
+    """Explanations skip the batcher, not the queue: they are the costliest rows of all."""
+    with serve(example_dir / "wind-turbine.joblib", max_queue_rows=1) as client:
+        admission: Admission = client.app.state.dispatch.admission
+        explain = {"explain": 1, "Ws1_avg": 9.5}
+        assert client.get("/predict", params=explain).status_code == 200
+        with admission.rows("wind-turbine", 1):  # a request the model is busy with
+            refused = client.get("/predict", params=explain)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["title"] == "Overloaded"
+        assert admission.waiting["wind-turbine"] == 0
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

@@ -180,8 +180,9 @@ async def _answer(
     """Validate (inline when small), predict through the batcher, explain off the loop."""
     dispatch: Dispatcher = request.app.state.dispatch
     X = await _validate(dispatch, predictor, payload)
-    if explain:
-        return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
+    if explain:  # unbatched, but its rows wait for the model like any others
+        with dispatch.admission.rows(request.state.model, len(X)):
+            return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
     if proba and not predictor.has_proba:
         predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
     method = "predict_proba" if proba else "predict"
