@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install chromium postgres wrk podman nginx wheels image format lint test bench bench-score demo clean
+.PHONY: install chromium postgres wrk podman nginx wheels image format lint test bench bench-overload bench-score demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -53,6 +53,10 @@ wrk:
 # modelport against tutorial-style Flask and FastAPI servers; writes bench/results/.
 bench: install wrk
 	$(BIN)/python bench/run.py
+
+# 256 connections on the rf model, admission control on and off; writes bench/results/.
+bench-overload: install wrk
+	$(BIN)/python bench/overload.py
 
 # The batch scorer against predict_proba alone and a plain pandas script; writes bench/results/.
 bench-score: install

@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
 from modelport.api.auth import BearerAuthMiddleware, KeyRing
+from modelport.api.connections import ConnectionMiddleware
 from modelport.api.debug import BodyLogMiddleware, configured_secrets
 from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     if settings.debug:  # inside the request id's middleware, so its lines carry the id
         app.add_middleware(BodyLogMiddleware, secrets=configured_secrets(settings))
+    app.add_middleware(
+        ConnectionMiddleware, body_timeout=settings.body_timeout, state=server_state(app)
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -66,6 +66,11 @@ class Metrics:
             "modelport_rows_per_call", "Rows in one call to the model, by model.",
             ["model"], buckets=ROWS_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.shed = Counter(
+            "modelport_requests_shed", "Requests refused with a 503 because too much work was"
+            " waiting, by model and reason (queue: rows for the model; bodies: bodies being read).",
+            ["model", "reason"], registry=self.registry,
+        )  # fmt: skip
         self.loads = Counter(
             "modelport_model_loads", "Model loads, by model and outcome (loaded or failed).",
             ["model", "outcome"], registry=self.registry,

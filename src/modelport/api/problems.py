@@ -16,9 +16,11 @@ from starlette.responses import Response
 
 from modelport.errors import (
     AuthenticationError,
+    BodyTimeoutError,
     FieldProblem,
     InvalidInputError,
     ModelportError,
+    OverloadedError,
     RequestError,
 )
 
@@ -51,7 +53,9 @@ def problem_response(
     if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
         # The protocol answers 400 for any bad request; statuses that say something other
         # than "your request is wrong" (and 405, whose Allow header says what is right) stay.
-        v2_status = status if status in (401, 403, 404, 405, 413, 503) or status >= 500 else 400
+        v2_status = (
+            status if status in (401, 403, 404, 405, 408, 413, 503) or status >= 500 else 400
+        )
         return Response(orjson.dumps({"error": detail}), v2_status, headers, "application/json")
     body: dict[str, Any] = {
         "type": _type_of(title) if title else "about:blank",
@@ -102,12 +106,24 @@ async def _modelport_error(request: Request, error: Exception) -> Response:
         errors = [locate(problem, source) for problem in error.problems]
     elif isinstance(error, RequestError) and error.parameter:
         errors = [{"detail": str(error), "parameter": error.parameter}]
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, AuthenticationError) else None
-    if error.status >= 500:
+    headers = _headers(error)
+    if error.status >= 500 and not isinstance(error, OverloadedError):  # shed: counted, not logged
         logger.error("%s %s: %s", request.method, request.url.path, error)
     return problem_response(
         request, error.status, str(error), title=error.title, errors=errors, headers=headers
     )
+
+
+def _headers(error: ModelportError) -> dict[str, str] | None:
+    """What the client must know beside the body: how to authenticate, when to retry, and
+    that a connection whose body never fully arrived can't be used again."""
+    if isinstance(error, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, OverloadedError):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, BodyTimeoutError):
+        return {"Connection": "close"}
+    return None
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

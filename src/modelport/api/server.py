@@ -58,6 +58,7 @@ def serve(settings: Settings) -> None:
         "log_level": settings.log_level,
         "access_log": False,  # modelport logs each request itself, with its id and caller
         "timeout_graceful_shutdown": int(settings.grace_seconds),
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "server_header": False,
         "lifespan": "on",
     }

@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from modelport.api.admission import admitted_body
 from modelport.api.body import Payload, query_flag, read_payload
 from modelport.api.dispatch import Dispatcher
 from modelport.api.problems import InputSource
@@ -80,7 +81,8 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
     predictor = _predictor(request, name)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
-    payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
@@ -103,7 +105,8 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
 async def preprocess(request: Request, name: str | None = None) -> Response:
     """The rows as the model will see them: defaults filled in, types coerced."""
     predictor = _predictor(request, name)
-    payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     X = await _validate(server_state(request.app).dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
@@ -145,8 +148,9 @@ async def _answer(
     """Validate (inline when small), predict through the batcher, explain off the loop."""
     dispatch: Dispatcher = server_state(request.app).dispatch
     X = await _validate(dispatch, predictor, payload)
-    if explain:
-        return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
+    if explain:  # unbatched, but its rows wait for the model like any others
+        with dispatch.admission.rows(request.state.model, len(X)):
+            return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
     if proba and not predictor.has_proba:
         predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
     method = "predict_proba" if proba else "predict"

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from modelport._version import __version__
+from modelport.api.admission import admitted_body
 from modelport.api.body import read_body
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
@@ -66,8 +67,9 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     """Inference: tensors in, `predict` / `predict_proba` out, JSON or binary as asked."""
     served, predictor = _resolve(request, name, version)
     state = server_state(request.app)
-    body = await read_body(request, state.settings.max_body_bytes)
-    decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
+    async with admitted_body(request):
+        body = await read_body(request, state.settings.max_body_bytes)
+        decoded = await run_in_threadpool(decode_request, body, request.headers.get(HEADER_LENGTH))
     requested = requested_outputs(decoded, predictor)
     dispatch = state.dispatch
     X = await dispatch.validate(
