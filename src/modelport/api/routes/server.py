@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
 
 from modelport._version import __version__
+from modelport.api.readiness import is_ready
 from modelport.api.routes.classic import json_response
 from modelport.introspection import family
 from modelport.registry import Registry
@@ -39,9 +40,9 @@ async def health() -> PlainTextResponse:
 
 
 async def ready(request: Request) -> PlainTextResponse:
-    """Readiness: `ready` once every model is loaded, 503 `not ready` before and while stopping."""
-    registry: Registry = request.app.state.registry
-    if registry.ready and not request.app.state.draining:
+    """Readiness: `ready` once the models serve (as MODELPORT_READY_WHEN asks), 503
+    `not ready` before and while stopping."""
+    if is_ready(request):
         return PlainTextResponse("ready")
     return PlainTextResponse("not ready", status_code=503)
 

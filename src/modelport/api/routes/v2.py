@@ -11,6 +11,7 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.body import read_body
 from modelport.api.dispatch import Dispatcher
+from modelport.api.readiness import is_ready
 from modelport.api.routes import add_plain_route
 from modelport.api.routes.classic import json_response
 from modelport.predictor import Predictor
@@ -56,10 +57,9 @@ async def live() -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """200 once every model is loaded; 503 while loading or stopping."""
-    registry: Registry = request.app.state.registry
-    is_ready = registry.ready and not request.app.state.draining
-    return json_response({"ready": is_ready}, 200 if is_ready else 503)
+    """200 once the models serve (as MODELPORT_READY_WHEN asks); 503 while loading or stopping."""
+    answer = is_ready(request)
+    return json_response({"ready": answer}, 200 if answer else 503)
 
 
 def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Predictor]:
