@@ -6,6 +6,7 @@ root as its working directory, can import `tests.e2e.fake_models` when it loads 
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ class FailingModel:
 class GatedModel:
     """Doubles its one feature, once a test lets it: a request that stays in flight on cue.
 
-    `predict` touches `started` (so the test knows the request reached the model), then
+    `predict` writes its process id to `started` (so the test knows the request reached the
+    model, and which worker holds it), then
     waits until the file `release` exists, `seconds` at most so a failing test never leaves
     a server stuck.
     """
@@ -34,7 +36,7 @@ class GatedModel:
         self.seconds = seconds
 
     def predict(self, X: Any) -> Any:
-        Path(self.started).touch()
+        Path(self.started).write_text(str(os.getpid()))
         deadline = time.monotonic() + self.seconds
         while not Path(self.release).exists() and time.monotonic() < deadline:
             time.sleep(0.01)

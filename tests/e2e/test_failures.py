@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -18,7 +19,7 @@ from sklearn.dummy import DummyRegressor
 from modelport import FeatureSpec, ModelMetadata, save_bundle
 
 from .conftest import Server, StartServer
-from .fake_models import BreaksAfterLoadModel, SideFileModel
+from .fake_models import BreaksAfterLoadModel, GatedModel, SideFileModel
 
 DEADLINE_SECONDS = 60.0
 ONE_FEATURE = ModelMetadata(
@@ -162,6 +163,44 @@ def test_a_worker_killed_is_replaced_and_counted_while_requests_are_answered(
         "1 worker restart(s) since the server started"
     ) in server.log()
     _wait(lambda: server.get("/ready").status_code == 200, "ready", server)
+
+
+def _in_flight(server: Server) -> float:
+    """Requests in flight over every live worker, this /metrics request included."""
+    text = server.get("/metrics").text
+    [value] = re.findall(r"^modelport_requests_in_flight (\S+)$", text, re.MULTILINE)
+    return float(value)
+
+
+def test_a_dead_workers_requests_in_flight_leave_the_metrics(
+    serve: StartServer, tmp_path: Path
+) -> None:
+    started, release = tmp_path / "started", tmp_path / "release"
+    path = tmp_path / "gated.joblib"
+    save_bundle(GatedModel(started, release), path, ModelMetadata(features=[FeatureSpec(name="x")]))
+    server = serve(path, "--workers", "2")
+    outcome: list[object] = []
+
+    def held() -> None:
+        with httpx.Client(base_url=server.url, timeout=60.0) as client:
+            try:
+                outcome.append(client.post("/predict", json={"x": 1}).status_code)
+            except httpx.TransportError as error:  # its worker is killed under it
+                outcome.append(type(error))
+
+    thread = threading.Thread(target=held)
+    thread.start()
+    try:
+        _wait(lambda: started.exists() and started.read_text() != "", "the held request", server)
+        holder = int(started.read_text())
+        assert _in_flight(server) == 2  # the held request and this one
+        os.kill(holder, signal.SIGKILL)
+        _wait(lambda: "1 worker restart(s)" in server.log(), "the replacement", server)
+        assert _in_flight(server) == 1
+    finally:
+        release.touch()
+        thread.join(timeout=DEADLINE_SECONDS)
+    assert outcome and outcome[0] != 200
 
 
 def test_a_model_that_breaks_on_valid_input_is_a_500_with_a_request_id(
