@@ -81,7 +81,8 @@ class Predictor:
         self.max_explain_rows = max_explain_rows
         self._explainer: Any = None
         self._explainer_lock = threading.Lock()
-        self._fast_path_failed = threading.Event()
+        self._fast_path_failed = False
+        self._fast_path_lock = threading.Lock()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
         """The ONNX runtime when asked for and it agrees with the model; else None, logged."""
@@ -215,10 +216,10 @@ class Predictor:
     def _log_fast_path_failure(self, method: str, error: Exception) -> None:
         """Once per model: the first failure with its traceback; later ones are answered the
         same way, quietly."""
-        with self._explainer_lock:  # two calls failing at once still log one line
-            if self._fast_path_failed.is_set():
+        with self._fast_path_lock:  # two calls failing at once still log one line
+            if self._fast_path_failed:
                 return
-            self._fast_path_failed.set()
+            self._fast_path_failed = True
         logger.error(
             "model %s: its %s runtime failed in %s (%s: %s); the model itself answers "
             "such calls (logged once)",

@@ -256,9 +256,9 @@ class Registry:
             )
             _smoke_test(predictor)
         except Exception as error:  # whatever a bundle does, it must not stall the other models
-            if not isinstance(error, ModelportError):
-                logger.exception("model %s version %s failed to load", *key)
             failures = old.failures + 1 if seen == old.stamp else 1
+            if not isinstance(error, ModelportError) and failures == 1:  # not at every retry
+                logger.exception("model %s version %s failed to load", *key)
             wait = self._retry_wait(failures)
             again = f"; trying again in {wait:g} s" if wait else ""
             logger.error("model %s version %s failed to load: %s%s", *key, error, again)

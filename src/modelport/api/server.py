@@ -62,7 +62,10 @@ class WorkerSupervisor(Multiprocess):
 
 def _exit_reason(code: int | None) -> str:
     if code is not None and code < 0:
-        return f"killed by {signal.Signals(-code).name}"
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
     return f"exit status {code}"
 
 
