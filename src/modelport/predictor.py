@@ -7,11 +7,13 @@ before any model call, so a failure is not taken for the client's mistake by def
   modelport: the model itself answers that call, and the failure is logged once per model;
 * the model raising `InvalidInputError` (a wrapper that checks its input) is the input's;
 * the model raising `ValueError`, `TypeError`, `KeyError` or `IndexError` (how estimators
-  refuse values, such as a category they never saw) is the input's only while the model
-  still answers its example rows; then the rows it refuses are named (422);
-* anything else, or any error while the model fails its own example rows too (or has
-  none), is the model's failure: it is raised as it is, and the API answers 500 with a
-  request id and logs the traceback.
+  refuse values, such as a category they never saw) is the input's only while the model is
+  known to work: it answers its example rows at that moment or, for a bundle without
+  example rows, it has answered rows before (another request's, or other rows of this
+  one); then the rows it refuses are named (422);
+* anything else, or any error while the model is not known to work, is the model's
+  failure: it is raised as it is, and the API answers 500 with a request id and logs the
+  traceback.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Predictor:
         self._explainer: Any = None
         self._explainer_lock = threading.Lock()
         self._fast_path_failed = False
+        self._has_answered = twin is not None  # the model answered the twin's check rows
         self._fast_path_lock = threading.Lock()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
@@ -205,13 +208,16 @@ class Predictor:
                     self._log_fast_path_failure(method, error)
                     X = self._native_input(X)
             try:
-                return getattr(self.bundle.estimator, method)(X)
+                output = getattr(self.bundle.estimator, method)(X)
             except InvalidInputError:
                 raise
             except _REFUSALS as error:
-                if not self._answers_examples(method):
+                rejection = self._rejection(method, X, error)
+                if not self._works(method):
                     raise  # the model fails whatever the input: its failure, not the client's
-                raise self._rejection(method, X, error) from error
+                raise rejection from error
+            self._has_answered = True
+            return output
 
     def _log_fast_path_failure(self, method: str, error: Exception) -> None:
         """Once per model: the first failure with its traceback; later ones are answered the
@@ -237,12 +243,12 @@ class Predictor:
             return pd.DataFrame(np.asarray(X), columns=self.metadata.feature_names)
         return X
 
-    def _answers_examples(self, method: str) -> bool:
-        """True when the model answers its example rows now: it works, so what it refuses
-        is the input. False without example rows: nothing tells the two apart."""
+    def _works(self, method: str) -> bool:
+        """True when the model is known to work, so that what it refuses is the input: it
+        answers its example rows now, or (without example rows) it has answered rows."""
         examples = self.metadata.examples
         if not examples:
-            return False
+            return self._has_answered
         try:
             rows = validate_records(examples, self.metadata, max_rows=len(examples))
             getattr(self.bundle.estimator, method)(rows)
@@ -263,6 +269,8 @@ class Predictor:
                 problems.append(
                     FieldProblem(f"the model rejected this row: {_first_line(row_error)}", i)
                 )
+            else:
+                self._has_answered = True
         return InvalidInputError(problems or [FieldProblem(reason)])
 
 

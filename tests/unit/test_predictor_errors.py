@@ -83,13 +83,32 @@ def test_a_model_that_fails_on_its_own_example_rows_too_is_not_the_inputs_fault(
     assert not isinstance(caught.value, InvalidInputError)
 
 
-def test_without_example_rows_a_models_valueerror_is_its_own():
-    """Nothing tells a refused value from a bug then: never blame the client."""
+def test_without_example_rows_a_model_is_trusted_once_it_has_answered_rows():
+    """Before the model has answered anything, nothing tells a refused value from a bug:
+    never blame the client. Once it has answered rows, it works: what it refuses is input."""
     predictor = _custom(_RefusesLargeValues(), [])
-    assert predictor.predict_records({"x": 4}) == [8.0]
     with pytest.raises(ValueError, match="at most 100") as caught:
         predictor.predict_records({"x": 500})
     assert not isinstance(caught.value, InvalidInputError)
+
+    assert predictor.predict_records({"x": 4}) == [8.0]
+    with pytest.raises(InvalidInputError, match="the model rejected the input: x must be at"):
+        predictor.predict_records({"x": 500})
+
+
+def test_without_example_rows_the_rows_a_request_gets_answered_show_the_model_works():
+    predictor = _custom(_RefusesLargeValues(), [])
+    with pytest.raises(InvalidInputError) as caught:
+        predictor.predict_records([{"x": 500}, {"x": 4}])
+    assert [problem.row for problem in caught.value.problems] == [0]
+
+
+def test_without_example_rows_a_model_that_never_answers_is_not_the_inputs_fault():
+    predictor = _custom(_AlwaysBroken(), [])
+    for records in ({"x": 1}, [{"x": 1}, {"x": 2}]):
+        with pytest.raises(ValueError, match="internal cache") as caught:
+            predictor.predict_records(records)
+        assert not isinstance(caught.value, InvalidInputError)
 
 
 def test_a_value_refused_by_a_model_that_answers_its_examples_is_the_inputs_fault():
