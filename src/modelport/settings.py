@@ -110,7 +110,12 @@ class Settings(BaseSettings):
     """Bearer tokens for the repository routes (/v2/repository/...); empty means they are off."""
 
     reload_interval: float = Field(default=0.0, ge=0)
-    """Seconds between checks of the bundle files for changes; 0 turns hot reload off."""
+    """Seconds between checks of the bundle files for changes; 0 turns hot reload off. While
+    it is on, a model that failed to load is tried again, less often each time."""
+
+    ready_when: Literal["all", "any"] = "all"
+    """When /ready (and /v2/health/ready) answers 200: all, once every model is loaded (a
+    model that fails to load keeps the server out of service); any, once one model is."""
 
     docs_public: bool = True
     """Serve /docs and /openapi.json without a key (they show the schema, no data)."""

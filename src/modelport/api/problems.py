@@ -47,8 +47,13 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     path: str = "",
+    request_id: str | None = None,
 ) -> Response:
-    """Render one error: a problem document, or the V2 protocol's `{"error": ...}`."""
+    """Render one error: a problem document, or the V2 protocol's `{"error": ...}`.
+
+    A server error's document names the request id (also in the `X-Request-ID` header), so
+    a client's report finds the traceback in the log.
+    """
     path = request.url.path if request is not None else path
     if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
         # The protocol answers 400 for any bad request; statuses that say something other
@@ -66,6 +71,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    if request_id is not None:
+        body["request_id"] = request_id
     return Response(orjson.dumps(body), status, headers, PROBLEM_MEDIA_TYPE)
 
 
@@ -107,10 +114,20 @@ async def _modelport_error(request: Request, error: Exception) -> Response:
     elif isinstance(error, RequestError) and error.parameter:
         errors = [{"detail": str(error), "parameter": error.parameter}]
     headers = _headers(error)
+    request_id = None
     if error.status >= 500 and not isinstance(error, OverloadedError):  # shed: counted, not logged
-        logger.error("%s %s: %s", request.method, request.url.path, error)
+        request_id = _request_id(request)
+        logger.error(
+            "%s %s: %s (%s)", request.method, request.url.path, error, _whose(request, request_id)
+        )
     return problem_response(
-        request, error.status, str(error), title=error.title, errors=errors, headers=headers
+        request,
+        error.status,
+        str(error),
+        title=error.title,
+        errors=errors,
+        headers=headers,
+        request_id=request_id,
     )
 
 
@@ -147,12 +164,36 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     # Logged with its traceback; the client sees no detail (Starlette re-raises for the server).
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    request_id = _request_id(request)
+    logger.exception(
+        "unexpected error on %s %s (%s)",
+        request.method,
+        request.url.path,
+        _whose(request, request_id),
+        exc_info=error,
+    )
     # uvicorn closes the connection after an error the app re-raises: say so, or a client
     # reusing the connection for its next request gets a reset.
+    headers = {"Connection": "close"}
+    if request_id is not None:  # this answer is sent outside RequestIdMiddleware
+        headers["X-Request-ID"] = request_id
     return problem_response(
-        request, 500, "the server failed to answer this request", headers={"Connection": "close"}
+        request,
+        500,
+        "the server failed to answer this request",
+        headers=headers,
+        request_id=request_id,
     )
+
+
+def _request_id(request: Request) -> str | None:
+    """The id `RequestIdMiddleware` gave the request (None outside it, in a bare app)."""
+    return getattr(request.state, "request_id", None)
+
+
+def _whose(request: Request, request_id: str | None) -> str:
+    """`model NAME, request id ID`: what a log line about a failed request needs."""
+    return f"model {getattr(request.state, 'model', '-')}, request id {request_id or '-'}"
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from modelport._version import __version__
+from modelport.api.readiness import is_ready
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
 from modelport.api.schemas import PROMETHEUS_TEXT, Context, json_content, text_content
@@ -26,9 +27,9 @@ async def health(request: Request) -> PlainTextResponse:
 
 
 async def ready(request: Request) -> PlainTextResponse:
-    """Readiness: `ready` once every model is loaded, 503 `not ready` before and while stopping."""
-    state = server_state(request.app)
-    if state.registry.ready and not state.draining:
+    """Readiness: `ready` once the models serve (as MODELPORT_READY_WHEN asks), 503
+    `not ready` before and while stopping."""
+    if is_ready(request):
         return PlainTextResponse("ready")
     return PlainTextResponse("not ready", status_code=503)
 

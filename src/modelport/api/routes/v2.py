@@ -11,6 +11,7 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.admission import admitted_body
 from modelport.api.body import read_body
+from modelport.api.readiness import is_ready
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
 from modelport.api.schemas import Context, json_content, v2_error
@@ -35,10 +36,9 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """Server ready: 200 once every model is loaded; 503 while loading or stopping."""
-    state = server_state(request.app)
-    is_ready = state.registry.ready and not state.draining
-    return json_response({"ready": is_ready}, 200 if is_ready else 503)
+    """200 once the models serve (as MODELPORT_READY_WHEN asks); 503 while loading or stopping."""
+    answer = is_ready(request)
+    return json_response({"ready": answer}, 200 if answer else 503)
 
 
 def _resolve(request: Request, name: str, version: str | None) -> tuple[str, Predictor]:
