@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install chromium postgres wrk format lint test bench bench-score demo clean
+.PHONY: install chromium postgres wrk podman nginx wheels image format lint test bench bench-overload bench-score demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -23,6 +23,29 @@ chromium:
 postgres:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y postgresql)
 
+# The container image's test builds and runs it with Debian's podman, on a base image made
+# with mmdebstrap (no image registry needed); runc, because crun fails on some kernels.
+podman:
+	command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null \
+		|| (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y podman mmdebstrap runc)
+
+# The test of deploy/nginx/ starts Debian's nginx in front of a real server (TLS with openssl).
+nginx:
+	(command -v nginx || test -x /usr/sbin/nginx) >/dev/null && command -v openssl >/dev/null \
+		|| (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y nginx openssl)
+
+# The image is built from wheels made here, so the build itself needs no network:
+# dependencies in wheelhouse/, modelport in dist/ (see deploy/README.md).
+IMAGE_EXTRAS ?= batch,postgres,dashboard
+wheels: install
+	rm -rf wheelhouse dist/modelport-*.whl
+	$(BIN)/pip wheel --quiet --wheel-dir wheelhouse ".[$(IMAGE_EXTRAS)]"
+	mkdir -p dist && mv wheelhouse/modelport-*.whl dist/
+
+CONTAINER ?= podman
+image: wheels
+	$(CONTAINER) build -f deploy/Dockerfile --build-arg EXTRAS=$(IMAGE_EXTRAS) -t modelport:latest .
+
 # The benchmark's load generator, from Debian's packages.
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y wrk)
@@ -30,6 +53,10 @@ wrk:
 # modelport against tutorial-style Flask and FastAPI servers; writes bench/results/.
 bench: install wrk
 	$(BIN)/python bench/run.py
+
+# 256 connections on the rf model, admission control on and off; writes bench/results/.
+bench-overload: install wrk
+	$(BIN)/python bench/overload.py
 
 # The batch scorer against predict_proba alone and a plain pandas script; writes bench/results/.
 bench-score: install
@@ -44,7 +71,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 
-test: lint chromium postgres
+test: lint chromium postgres podman nginx
 	$(BIN)/pytest
 
 demo: install
@@ -61,4 +88,4 @@ demo: install
 	$(BIN)/modelport serve $(DEMO)/wind-turbine.joblib
 
 clean:
-	rm -rf $(VENV) $(DEMO) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(DEMO) .mypy_cache .ruff_cache .pytest_cache wheelhouse dist

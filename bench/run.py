@@ -154,10 +154,16 @@ def server_command(server: str, path: Path, port: int) -> tuple[list[str], str, 
 
 
 @contextmanager
-def running(server: str, path: Path, log: Path) -> Iterator[tuple[str, float, psutil.Process]]:
-    """A started server: its predict URL, its cold start in seconds, and its process."""
+def running(
+    server: str, path: Path, log: Path, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, float, psutil.Process]]:
+    """A started server: its predict URL, its cold start in seconds, and its process.
+
+    `settings` are extra environment variables (`MODELPORT_*`) for the server.
+    """
     port = free_port()
     command, route, env = server_command(server, path, port)
+    env |= settings or {}
     started = time.perf_counter()
     with log.open("wb") as output:
         process = subprocess.Popen(

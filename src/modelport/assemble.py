@@ -11,9 +11,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from modelport.bundle import load_object
+from modelport.categories import infer_categories
 from modelport.completion import complete_metadata
 from modelport.errors import BundleError, InvalidInputError, ModelportError
-from modelport.introspection import infer_categories, is_text_pipeline
+from modelport.introspection import is_text_pipeline
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
 from modelport.sample import profile_sample
 from modelport.validation import validate_records

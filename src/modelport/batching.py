@@ -8,6 +8,7 @@ A batch that fails is retried one request at a time, so one bad request fails on
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+logger = logging.getLogger("modelport.batching")
 
 DEFAULT_MAX_BATCH_ROWS = 256
 INLINE_SECONDS = 0.001
@@ -41,6 +44,7 @@ class Batcher:
         max_batch_wait: seconds an idle batcher waits for company before calling; 0 means a
             lone request never waits.
         on_call: told the number of rows of every model call (for metrics).
+        name: the model's name, for the log.
         clock: seconds from an arbitrary start, to time the model's calls (a test gives
             its own, so that what counts as fast does not depend on a busy machine).
 
@@ -56,9 +60,11 @@ class Batcher:
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
         max_batch_wait: float = 0.0,
         on_call: Callable[[int], None] | None = None,
+        name: str = "model",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.call = call
+        self.name = name
         self.max_batch_rows = max_batch_rows
         self.max_batch_wait = max_batch_wait
         self.on_call = on_call or (lambda rows: None)
@@ -136,8 +142,14 @@ class Batcher:
                 combined = self.call(_concat([item.X for item in batch]))
                 self.on_call(sum(item.rows for item in batch))
                 return _split(combined, [item.rows for item in batch])
-            except Exception:
-                pass  # one request's rows broke the batch: answer each alone
+            except Exception as error:  # one request's rows broke the batch: answer each alone
+                logger.warning(
+                    "model %s: a batch of %d requests failed (%s: %s); answering each alone",
+                    self.name,
+                    len(batch),
+                    type(error).__name__,
+                    error,
+                )
         results: list[list[Any] | BaseException] = []
         for item in batch:
             try:

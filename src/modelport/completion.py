@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelport.categories import infer_categories, native_categories
 from modelport.errors import BundleError
 from modelport.introspection import (
     infer_allows_nan,
-    infer_categories,
     infer_class_names,
     infer_explainer,
     infer_features,
@@ -39,6 +39,7 @@ def complete_metadata(estimator: Any, given: ModelMetadata) -> ModelMetadata:
 
 def _complete(estimator: Any, given: ModelMetadata) -> ModelMetadata:
     features = _with_encoder_categories(estimator, _reconcile_features(estimator, given.features))
+    features = _with_native_categories(estimator, features)
     if not features:
         raise BundleError(
             "nothing tells which features the model takes (no feature_names_in_ or "
@@ -79,6 +80,36 @@ def _with_encoder_categories(estimator: Any, features: list[FeatureSpec]) -> lis
         else f
         for f in features
     ]
+
+
+def _with_native_categories(estimator: Any, features: list[FeatureSpec]) -> list[FeatureSpec]:
+    """Columns the model reads as pandas categories take its categories, in its order, so
+    validation hands it exactly the category dtype it was trained with."""
+    native = native_categories(estimator)
+    return [_native(f, native[f.name]) if f.name in native else f for f in features]
+
+
+def _native(feature: FeatureSpec, kept: list[Any] | None) -> FeatureSpec:
+    where = f"feature {feature.name!r}: the model reads it as a pandas category"
+    if feature.type is not FeatureType.CATEGORICAL:
+        raise BundleError(f"{where}, but the metadata says it is {feature.type}")
+    if kept is None:
+        if not feature.categories:
+            raise BundleError(
+                f"{where} and keeps no categories: list them, in training order, "
+                "in the bundle's metadata"
+            )
+        return feature
+    if feature.categories and set(map(str, feature.categories)) != set(map(str, kept)):
+        raise BundleError(
+            f"{where}; the metadata's categories differ from the model's ({_listed(kept)})"
+        )
+    return feature.model_copy(update={"categories": kept})
+
+
+def _listed(values: list[Any], shown: int = 10) -> str:
+    more = ", ..." if len(values) > shown else ""
+    return ", ".join(map(str, values[:shown])) + more
 
 
 def _reconcile_features(estimator: Any, given: list[FeatureSpec]) -> list[FeatureSpec]:

@@ -11,12 +11,14 @@ status is a plain class attribute that the API reads)::
      ├─ PredictionError             the model produced output that is not a valid answer (500)
      ├─ ModelNotFoundError          (404)
      ├─ ModelNotReadyError          (503)
+     ├─ OverloadedError             too much work is waiting; the request was shed (503)
      ├─ AuthenticationError         missing or wrong bearer token (401)
      ├─ InputTableError             a batch input is missing, unreadable or lacks what is needed
      ├─ StoreError                  a predictions store can't be used, or holds another model
      ├─ ServerUnreachableError      the `Client` got no connection (after its retries)
      └─ RequestError                a request that can't be read at all (400)
          ├─ PayloadTooLargeError    the body is over the configured limit (413)
+         ├─ BodyTimeoutError        the body did not arrive in time (408)
          └─ UnsupportedMediaTypeError  neither JSON nor CSV (415)
 
 Example:
@@ -131,6 +133,23 @@ class ModelNotReadyError(ModelportError):
     status, title = 503, "Model not ready"
 
 
+class OverloadedError(ModelportError):
+    """Too much work waits already: the request is refused at once, before any is done.
+
+    Args:
+        detail: what is full, for the client.
+        reason: what is full, for the metrics (`queue` or `bodies`).
+        retry_after: seconds after which a retry is likely to be admitted.
+    """
+
+    status, title = 503, "Overloaded"
+
+    def __init__(self, detail: str, reason: str = "queue", retry_after: int = 1) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(detail)
+
+
 class AuthenticationError(ModelportError):
     """The bearer token is missing or wrong."""
 
@@ -169,6 +188,12 @@ class PayloadTooLargeError(RequestError):
     """The body is larger than the configured limit."""
 
     status, title = 413, "Payload too large"
+
+
+class BodyTimeoutError(RequestError):
+    """The body did not fully arrive in time (a slow or stalled client)."""
+
+    status, title = 408, "Request timeout"
 
 
 class UnsupportedMediaTypeError(RequestError):

@@ -7,26 +7,30 @@ Each row becomes::
 with `values` and `base_value` keyed by class name for a multiclass model; a binary
 classifier is explained for its positive class (the second in `classes_`). In every case
 `base_value + sum(values)` is the output explained: log-odds (logits) for "margin", the
-probability itself for "probability", the prediction for "value".
+probability itself for "probability", the prediction for "value". A row also holds a
+`note` when the output is not the one asked for (margin where background rows asked for
+probability, because SHAP cannot explain that model in probability space).
 
 SHAP is imported here only, so the core loads without it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from modelport.errors import NotSupportedError, PredictionError
 from modelport.introspection import final_estimator, infer_explainer, preprocessor, shap_installed
-from modelport.metadata import FeatureType, Task
+from modelport.metadata import FeatureType, ModelMetadata, Task
+from modelport.permutation import PermutationShap
 
-if TYPE_CHECKING:
-    from modelport.predictor import Predictor
+logger = logging.getLogger("modelport.explain")
 
 Output = Literal["margin", "probability", "value"]
 _PROBABILITY_TREES = ("sklearn.tree", "sklearn.ensemble._forest")
@@ -39,16 +43,23 @@ class Explainer:
     """Picks the exact SHAP explainer a model allows, else the model-agnostic one.
 
     Args:
-        predictor: the model to explain.
+        estimator: the fitted model, as the bundle holds it.
+        metadata: its completed metadata.
+        validate: records → the model's input (turns the example rows into background).
         background: validated rows to explain against; the example rows when None.
     """
 
-    def __init__(self, predictor: Predictor, background: Any | None) -> None:
-        metadata = predictor.metadata
+    def __init__(
+        self,
+        estimator: Any,
+        metadata: ModelMetadata,
+        validate: Callable[[Any], Any],
+        background: Any | None = None,
+    ) -> None:
         if metadata.input_kind == "text" or not shap_installed():
             raise NotSupportedError(_why_not_explainable(metadata.input_kind))
-        self.predictor = predictor
-        self.estimator = predictor.bundle.estimator
+        self.estimator = estimator
+        self.metadata = metadata
         self.task = metadata.task or Task.REGRESSION
         self.kind = infer_explainer(self.estimator, metadata.feature_names)
         self.given_background = background is not None
@@ -57,8 +68,10 @@ class Explainer:
                 raise NotSupportedError(
                     "this model needs background rows to be explained: send them as _samples"
                 )
-            background = predictor.validate(metadata.examples)
+            background = validate(metadata.examples)
         self.background = background
+        self.note: str | None = None
+        """Why the output is not the one asked for, when it is not."""
         self._lock = threading.Lock()
         self._shap, self.output = self._build()
 
@@ -68,28 +81,26 @@ class Explainer:
         Raises:
             PredictionError: SHAP produced NaN or infinite values.
         """
-        with self._lock, warnings.catch_warnings():  # SHAP's maskers keep state between calls
+        # SHAP's maskers keep state between calls, and the warning filters are the
+        # process's: one explanation at a time per explainer.
+        with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SHAP's own deprecation and numba chatter
             if self.kind == "permutation":
-                # SHAP draws its permutations from numpy's global generator: reseed it (under
-                # the lock) so the same row is always explained the same way.
-                np.random.seed(_PERMUTATION_SEED)
-                result = self._shap(
-                    _encode(X, self.predictor), max_evals=_max_evals(X), silent=True
-                )
+                raw = self._shap(_encode(X, self.metadata), max_evals=_max_evals(X))
             else:
                 result = (
                     self._shap(self._transform(X), check_additivity=False)
                     if self.kind == "tree"
                     else self._shap(self._transform(X))
                 )
-        values = np.asarray(result.values, dtype=np.float64)
-        base = np.asarray(result.base_values, dtype=np.float64).reshape(len(values), -1)
+                raw = result.values, result.base_values
+        values = np.asarray(raw[0], dtype=np.float64)
+        base = np.asarray(raw[1], dtype=np.float64).reshape(len(values), -1)
         if not (np.isfinite(values).all() and np.isfinite(base).all()):
             raise PredictionError(
                 "the explanation holds NaN or infinite values; it cannot be served"
             )
-        return _shape(values, base, self.predictor, self.output)
+        return _shape(values, base, self.metadata, self.output, self.note)
 
     def _build(self) -> tuple[Any, Output]:
         import shap
@@ -103,15 +114,12 @@ class Explainer:
             if self.kind == "linear":
                 masker = shap.maskers.Independent(self._transform(self.background))
                 return shap.LinearExplainer(final, masker), "margin" if classifier else "value"
-            method = (
-                self.estimator.predict_proba
-                if classifier and self.predictor.has_proba
-                else self.estimator.predict
-            )
-            output: Output = "probability" if method.__name__ == "predict_proba" else "value"
-            model = _decoded(method, self.predictor)
-            masker = shap.maskers.Independent(_encode(self.background, self.predictor))
-            return shap.PermutationExplainer(model, masker, seed=_PERMUTATION_SEED), output
+            proba = getattr(self.estimator, "predict_proba", None)
+            method = proba if classifier and callable(proba) else self.estimator.predict
+            output: Output = "probability" if method is proba else "value"
+            model = _decoded(method, self.metadata)
+            background = _encode(self.background, self.metadata)
+            return PermutationShap(model, background, seed=_PERMUTATION_SEED), output
 
     def _tree(self, shap: Any, final: Any) -> tuple[Any, Output]:
         if self.given_background and _all_numeric(self._transform(self.background)):
@@ -123,8 +131,9 @@ class Explainer:
                     final, data=data, model_output=kind, feature_perturbation="interventional"
                 )
                 return explainer, "probability" if self.task.is_classification else "value"
-            except Exception:  # SHAP can't do probability space for this model: stay in margin
-                pass
+            except Exception as error:  # SHAP can't do probability space for this model
+                self.note = _margin_note(error)
+                logger.warning("model %s: %s", self.metadata.name, self.note)
         explainer = shap.TreeExplainer(final)
         if not self.task.is_classification:
             return explainer, "value"
@@ -143,6 +152,15 @@ def _all_numeric(data: Any) -> bool:
     return np.asarray(data).dtype.kind in "fiub"
 
 
+def _margin_note(error: Exception) -> str:
+    reason = str(error).strip().splitlines()
+    why = reason[0][:200] if reason else type(error).__name__
+    return (
+        "explained in margin (log-odds), not probability: SHAP cannot explain this model "
+        f"in probability space against the rows given ({why})"
+    )
+
+
 def _why_not_explainable(input_kind: str | None) -> str:
     if input_kind == "text":
         return "explanations need tabular features; this is a text model"
@@ -154,15 +172,11 @@ def _max_evals(X: Any) -> int:
     return max(500, 2 * n_features + 1)
 
 
-def _encode(X: Any, predictor: Predictor) -> np.ndarray:
-    """Model input → an all-numeric matrix SHAP's masker can mix (categories as codes)."""
-    frame = (
-        X
-        if isinstance(X, pd.DataFrame)
-        else pd.DataFrame(X, columns=predictor.metadata.feature_names)
-    )
+def _encode(X: Any, metadata: ModelMetadata) -> np.ndarray:
+    """Model input → an all-numeric matrix background rows can mix into (categories as codes)."""
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=metadata.feature_names)
     columns = []
-    for spec in predictor.metadata.features:
+    for spec in metadata.features:
         column = frame[spec.name]
         if spec.type is FeatureType.CATEGORICAL:
             categories = _categories(spec.categories)
@@ -175,10 +189,9 @@ def _encode(X: Any, predictor: Predictor) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def _decoded(method: Any, predictor: Predictor) -> Any:
+def _decoded(method: Any, metadata: ModelMetadata) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap a model method so it takes the encoded matrix `_encode` produces."""
-    metadata = predictor.metadata
-    matrix_dtype = object if _has_categories(predictor) else np.float64  # once, not per batch
+    matrix_dtype = object if _has_categories(metadata) else np.float64  # once, not per batch
 
     def call(matrix: np.ndarray) -> np.ndarray:
         data: dict[str, Any] = {}
@@ -209,16 +222,16 @@ def _categories(categories: list[Any] | None) -> list[Any]:
     return categories
 
 
-def _has_categories(predictor: Predictor) -> bool:
-    return any(spec.type is FeatureType.CATEGORICAL for spec in predictor.metadata.features)
+def _has_categories(metadata: ModelMetadata) -> bool:
+    return any(spec.type is FeatureType.CATEGORICAL for spec in metadata.features)
 
 
 def _shape(
-    values: np.ndarray, base: np.ndarray, predictor: Predictor, output: Output
+    values: np.ndarray, base: np.ndarray, metadata: ModelMetadata, output: Output, note: str | None
 ) -> list[dict[str, Any]]:
-    names = predictor.metadata.feature_names
-    classes = predictor.metadata.class_names or []
-    task = predictor.metadata.task
+    names = metadata.feature_names
+    classes = metadata.class_names or []
+    task = metadata.task
     if values.ndim == 3 and task is Task.BINARY_CLASSIFICATION:
         values, base = values[:, :, 1], base[:, 1:2]
     rows = []
@@ -234,5 +247,6 @@ def _shape(
                 dict(zip(names, values[i].tolist(), strict=True)),
                 float(base[i, 0]),
             )
-        rows.append({"values": row_values, "base_value": row_base, "output": output})
+        row = {"values": row_values, "base_value": row_base, "output": output}
+        rows.append(row if note is None else {**row, "note": note})
     return rows

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from modelport.categories import infer_categories, native_categories
 from modelport.metadata import FeatureSpec, FeatureType, InputKind, Task, to_plain
 
 ExplainerKind = Literal["tree", "linear", "permutation"]
@@ -66,7 +67,8 @@ def infer_class_names(estimator: Any) -> list[str] | None:
 def infer_features(estimator: Any) -> list[FeatureSpec]:
     """Features from `feature_names_in_`, else `n_features_in_` (named f0, f1, ...).
 
-    Columns a fitted encoder takes are categorical, with the encoder's categories.
+    Columns a fitted encoder takes, or the model reads as pandas categories, are
+    categorical, with the categories the model knows.
     """
     if is_text_pipeline(estimator):
         return [FeatureSpec(name="text", type=FeatureType.TEXT)]
@@ -76,44 +78,16 @@ def infer_features(estimator: Any) -> list[FeatureSpec]:
         if count is None:
             return []
         names = [f"f{i}" for i in range(int(count))]
-    categories = infer_categories(estimator)
+    categories: dict[str, list[Any] | None] = {
+        **native_categories(estimator),
+        **infer_categories(estimator),
+    }
     return [
         FeatureSpec(name=str(name), type=FeatureType.CATEGORICAL, categories=categories[str(name)])
         if str(name) in categories
         else FeatureSpec(name=str(name))
         for name in names
     ]
-
-
-def infer_categories(estimator: Any) -> dict[str, list[Any]]:
-    """Input column → the categories a fitted one-hot or ordinal encoder knows for it.
-
-    Looks through Pipelines and ColumnTransformers; columns an encoder was fitted on by
-    position (no names) are not reported.
-    """
-    found: dict[str, list[Any]] = {}
-    steps = [step for _, step in estimator.steps] if hasattr(estimator, "steps") else [estimator]
-    for step in steps:
-        for _, transformer, columns in getattr(step, "transformers_", []):
-            if isinstance(columns, list | tuple) and all(isinstance(c, str) for c in columns):
-                found |= _encoder_categories(transformer, [str(c) for c in columns])
-        names = getattr(step, "feature_names_in_", None)
-        if names is not None:
-            found |= _encoder_categories(step, [str(name) for name in names])
-    return found
-
-
-def _encoder_categories(encoder: Any, columns: list[str]) -> dict[str, list[Any]]:
-    if hasattr(encoder, "steps"):  # an imputer then an encoder, say: the same columns throughout
-        steps = [step for _, step in encoder.steps if hasattr(step, "categories_")]
-        return _encoder_categories(steps[0], columns) if steps else {}
-    categories = getattr(encoder, "categories_", None)
-    if categories is None or len(categories) != len(columns):
-        return {}
-    return {
-        column: [to_plain(c) for c in values if not (isinstance(c, float) and c != c)]
-        for column, values in zip(columns, categories, strict=True)
-    }
 
 
 def is_text_pipeline(estimator: Any) -> bool:
@@ -233,12 +207,20 @@ def infer_explainer(estimator: Any, feature_names: Sequence[str]) -> ExplainerKi
         return "permutation"
     if _is_wrapped(estimator):  # calibration or a target transform: the final model's output
         return "permutation"  # is not the one served, so only the whole model can be explained
-    module = type(final).__module__.split(".")[0]
-    if type(final).__name__ in _TREE_CLASSES or module in _BOOSTER_MODULES:
+    if _tree_shap_reads(final):
         return "tree"
     if getattr(final, "coef_", None) is not None and hasattr(final, "intercept_"):
         return "linear"
     return "permutation"
+
+
+def _tree_shap_reads(final: Any) -> bool:
+    """SHAP's TreeExplainer reads these trees, but not a multiclass GradientBoostingClassifier
+    (it refuses one tree per class in each stage)."""
+    name = type(final).__name__
+    if name == "GradientBoostingClassifier" and len(getattr(final, "classes_", ())) > 2:
+        return False
+    return name in _TREE_CLASSES or type(final).__module__.split(".")[0] in _BOOSTER_MODULES
 
 
 def _is_wrapped(estimator: Any) -> bool:

@@ -64,16 +64,24 @@ def compile_onnx(estimator: Any, metadata: ModelMetadata) -> tuple[OnnxRuntime |
     try:
         model = _convert(estimator, len(metadata.features), metadata.task)
     except Exception as error:  # converters refuse what they don't know, in many ways
-        return None, f"the model could not be converted to ONNX ({type(error).__name__}: {error})"
+        return None, f"the model could not be converted to ONNX ({_summary(error)})"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # requests are batched; one thread per call is enough
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    try:
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # a converter newer than the runtime, say: the model stays
+        return None, f"ONNX Runtime could not load the converted model ({_summary(error)})"
     runtime = OnnxRuntime(session, metadata.task or Task.REGRESSION)
     reason = _disagreement(estimator, runtime, metadata)
     return (None, reason) if reason else (runtime, "")
+
+
+def _summary(error: Exception) -> str:
+    """The error's type and first 300 characters: ONNX Runtime's messages run long."""
+    return f"{type(error).__name__}: {str(error).strip()[:300]}"
 
 
 def _convert(estimator: Any, n_features: int, task: Task | None) -> Any:

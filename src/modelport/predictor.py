@@ -1,11 +1,27 @@
-"""Predictor: labels, probabilities and values from a bundle, in JSON-safe Python types."""
+"""Predictor: labels, probabilities and values from a bundle, in JSON-safe Python types.
+
+Who is at fault when a call fails. The input has been validated against the metadata
+before any model call, so a failure is not taken for the client's mistake by default:
+
+* a fast path of modelport's own (a numpy twin, the ONNX copy) that fails is a bug of
+  modelport: the model itself answers that call, and the failure is logged once per model;
+* the model raising `InvalidInputError` (a wrapper that checks its input) is the input's;
+* the model raising `ValueError`, `TypeError`, `KeyError` or `IndexError` (how estimators
+  refuse values, such as a category they never saw) is the input's only while the model is
+  known to work: it answers its example rows at that moment or, for a bundle without
+  example rows, it has answered rows before (another request's, or other rows of this
+  one); then the rows it refuses are named (422);
+* anything else, or any error while the model is not known to work, is the model's
+  failure: it is raised as it is, and the API answers 500 with a request id and logs the
+  traceback.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from itertools import repeat
-from typing import Any, Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -18,12 +34,17 @@ from modelport.metadata import ModelMetadata, Task, to_plain
 from modelport.runtime import ForestClassifierTwin, numpy_twin
 from modelport.validation import validate_columns, validate_records
 
+if TYPE_CHECKING:
+    from modelport.explain import Explainer
+
 logger = logging.getLogger("modelport.runtime")
 RuntimeName = Literal["native", "onnx", "auto"]
 _ARGMAX_CLASSIFIERS = (ForestClassifierTwin, RandomForestClassifier, ExtraTreesClassifier)
 """Runtimes whose `predict` is, exactly, the class of highest `predict_proba`."""
 _LOCATE_LIMIT = 200
 """Rows tried one by one to name those a model rejects; past this the error names none."""
+_REFUSALS = (ValueError, TypeError, KeyError, IndexError)
+"""What an estimator raises on values it refuses (and, sometimes, on a bug of its own)."""
 
 
 @runtime_checkable
@@ -63,8 +84,11 @@ class Predictor:
         )
         self.max_rows = max_rows
         self.max_explain_rows = max_explain_rows
-        self._explainer: Any = None
+        self._explainer: Explainer | None = None
         self._explainer_lock = threading.Lock()
+        self._fast_path_failed = False
+        self._has_answered = twin is not None  # the model answered the twin's check rows
+        self._fast_path_lock = threading.Lock()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
         """The ONNX runtime when asked for and it agrees with the model; else None, logged."""
@@ -155,7 +179,7 @@ class Predictor:
             X: validated input rows.
             background: validated background rows; the example rows when None.
         """
-        from modelport.explain import MAX_BACKGROUND_ROWS, Explainer
+        from modelport.explain import MAX_BACKGROUND_ROWS
 
         if len(X) > self.max_explain_rows:
             raise InvalidInputError.single(
@@ -168,21 +192,76 @@ class Predictor:
                     f"_samples holds {len(background)} rows; at most {MAX_BACKGROUND_ROWS} "
                     "background rows are used"
                 )
-            return Explainer(self, background).explain(X)
+            return self._new_explainer(background).explain(X)
         with self._explainer_lock:  # built once, even when the first requests come together
             if self._explainer is None:
-                self._explainer = Explainer(self, None)
-        explanations: list[dict[str, Any]] = self._explainer.explain(X)
-        return explanations
+                self._explainer = self._new_explainer(None)
+        return self._explainer.explain(X)
+
+    def _new_explainer(self, background: Any | None) -> Explainer:
+        from modelport.explain import Explainer
+
+        return Explainer(self.bundle.estimator, self.metadata, self.validate, background)
 
     def _call(self, method: str, X: Any) -> Any:
-        """Run the model; input it rejects becomes an InvalidInputError naming the rows."""
+        """Run the fast path, or the model where it fails; sort the model's failures into
+        input it refuses (an InvalidInputError naming the rows) and its own (raised as is)."""
+        # Validation already refused NaN and infinity where they don't belong.
+        with sklearn.config_context(assume_finite=True):
+            if self.runtime is not self.bundle.estimator:
+                try:
+                    return getattr(self.runtime, method)(X)
+                except Exception as error:  # modelport's own bug: the client is not to blame
+                    self._log_fast_path_failure(method, error)
+                    X = self._native_input(X)
+            try:
+                output = getattr(self.bundle.estimator, method)(X)
+            except InvalidInputError:
+                raise
+            except _REFUSALS as error:
+                rejection = self._rejection(method, X, error)
+                if not self._works(method):
+                    raise  # the model fails whatever the input: its failure, not the client's
+                raise rejection from error
+            self._has_answered = True
+            return output
+
+    def _log_fast_path_failure(self, method: str, error: Exception) -> None:
+        """Once per model: the first failure with its traceback; later ones are answered the
+        same way, quietly."""
+        with self._fast_path_lock:  # two calls failing at once still log one line
+            if self._fast_path_failed:
+                return
+            self._fast_path_failed = True
+        logger.error(
+            "model %s: its %s runtime failed in %s (%s: %s); the model itself answers "
+            "such calls (logged once)",
+            self.bundle.name,
+            self.runtime_name if self.runtime_name == "onnx" else "numpy",
+            method,
+            type(error).__name__,
+            _first_line(error),
+            exc_info=error,
+        )
+
+    def _native_input(self, X: Any) -> Any:
+        """The fast path's numpy rows as the model itself takes them."""
+        if self.bundle.metadata.input_kind == "dataframe":
+            return pd.DataFrame(np.asarray(X), columns=self.metadata.feature_names)
+        return X
+
+    def _works(self, method: str) -> bool:
+        """True when the model is known to work, so that what it refuses is the input: it
+        answers its example rows now, or (without example rows) it has answered rows."""
+        examples = self.metadata.examples
+        if not examples:
+            return self._has_answered
         try:
-            # Validation already refused NaN and infinity where they don't belong.
-            with sklearn.config_context(assume_finite=True):
-                return getattr(self.runtime, method)(X)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
-            raise self._rejection(method, X, error) from error
+            rows = validate_records(examples, self.metadata, max_rows=len(examples))
+            getattr(self.bundle.estimator, method)(rows)
+        except Exception:
+            return False
+        return True
 
     def _rejection(self, method: str, X: Any, error: Exception) -> InvalidInputError:
         reason = f"the model rejected the input: {_first_line(error)}"
@@ -192,11 +271,13 @@ class Predictor:
         problems = []
         for i in range(n_rows):
             try:
-                getattr(self.runtime, method)(_row(X, i))
-            except (ValueError, TypeError, KeyError, IndexError) as row_error:
+                getattr(self.bundle.estimator, method)(_row(X, i))
+            except _REFUSALS as row_error:
                 problems.append(
                     FieldProblem(f"the model rejected this row: {_first_line(row_error)}", i)
                 )
+            else:
+                self._has_answered = True
         return InvalidInputError(problems or [FieldProblem(reason)])
 
 

@@ -1,7 +1,11 @@
 """The model registry: (name, version) → loaded predictors, their states, and hot reload.
 
 Entries are immutable and replaced whole, so a request never sees a half-loaded model: a
-new version is loaded beside the old one, smoke-tested on its example rows, then swapped in.
+new version is loaded beside the old one, smoke-tested on its example rows (or a row made
+from its metadata), then swapped in. While hot reload is on, a load that failed is tried
+again, each time after twice the wait (from the reload interval up to `RETRY_MAX_SECONDS`):
+what it lacked (a file beside it, a mount, a package) may come, and the model then serves
+without a restart.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from modelport.bundle import load_bundle
 from modelport.errors import (
@@ -21,6 +25,7 @@ from modelport.errors import (
     ModelNotReadyError,
     ModelportError,
 )
+from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
 from modelport.predictor import Predictor
 from modelport.repository import MODEL_NAME_PATTERN, discover, stamp, version_key
 from modelport.settings import Settings
@@ -28,6 +33,8 @@ from modelport.settings import Settings
 logger = logging.getLogger("modelport.registry")
 
 State = Literal["loading", "ready", "failed", "unloaded"]
+RETRY_MAX_SECONDS = 300.0
+"""The longest wait between two tries of a load that keeps failing."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,10 @@ class ModelEntry:
     error: str | None = None
     load_seconds: float | None = None
     stamp: tuple[int, int] | None = None
+    failures: int = 0
+    """Loads of this file that failed in a row; 0 once one succeeds."""
+    retry_at: float | None = None
+    """When (on the registry's clock) a failed load is due to be tried again."""
 
 
 class Registry:
@@ -53,10 +64,14 @@ class Registry:
     """
 
     def __init__(
-        self, settings: Settings, on_load: Callable[[str, bool], None] | None = None
+        self,
+        settings: Settings,
+        on_load: Callable[[str, bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.on_load = on_load or (lambda name, loaded: None)
+        self.clock = clock
         sources = discover(settings.bundle_path)
         if settings.bundle_sha256 is not None and settings.bundle_path.is_dir():
             raise ConfigurationError(
@@ -90,8 +105,10 @@ class Registry:
 
     @property
     def ready(self) -> bool:
-        """True once every model that should serve is loaded, whatever their number."""
-        return all(e.state == "ready" for e in self._entries.values() if e.state != "unloaded")
+        """True when the models serve as `ready_when` asks: every one that should serve
+        (`all`, Triton's strict readiness) or at least one (`any`)."""
+        serving = [e.state == "ready" for e in self._entries.values() if e.state != "unloaded"]
+        return any(serving) if self.settings.ready_when == "any" else all(serving)
 
     @property
     def default_name(self) -> str | None:
@@ -150,7 +167,7 @@ class Registry:
     def refresh(self) -> None:
         """Follow the repository on disk: load new or changed bundles, drop removed ones.
 
-        A changed bundle that fails to load or to predict its example rows leaves the old
+        A changed bundle that fails to load or to predict its smoke-test rows leaves the old
         version serving, with the reason in its entry and in the log.
         """
         with self._lock:
@@ -171,6 +188,9 @@ class Registry:
                     self._put(key, ModelEntry(source.name, source.version, source.path))
                     self._load(key)
                 elif entry.stamp != stamp(source.path) and entry.state != "loading":
+                    self._load(key)
+                elif entry.retry_at is not None and self.clock() >= entry.retry_at:
+                    logger.info("model %s version %s: trying its load again", *key)
                     self._load(key)
 
     def load(self, name: str) -> None:
@@ -238,11 +258,25 @@ class Registry:
             )
             _smoke_test(predictor)
         except Exception as error:  # whatever a bundle does, it must not stall the other models
-            if not isinstance(error, ModelportError):
+            failures = old.failures + 1 if seen == old.stamp else 1
+            if not isinstance(error, ModelportError) and failures == 1:  # not at every retry
                 logger.exception("model %s version %s failed to load", *key)
-            logger.error("model %s version %s failed to load: %s", *key, error)
+            wait = self._retry_wait(failures)
+            again = f"; trying again in {wait:g} s" if wait else ""
+            logger.error("model %s version %s failed to load: %s%s", *key, error, again)
             state: State = "ready" if old.predictor is not None else "failed"
-            self._put(key, replace(old, state=state, error=str(error), stamp=seen))
+            retry_at = self.clock() + wait if wait else None
+            self._put(
+                key,
+                replace(
+                    old,
+                    state=state,
+                    error=str(error),
+                    stamp=seen,
+                    failures=failures,
+                    retry_at=retry_at,
+                ),
+            )
             self.on_load(key[0], False)
             return
         seconds = time.perf_counter() - started
@@ -255,10 +289,21 @@ class Registry:
                 error=None,
                 load_seconds=seconds,
                 stamp=seen,
+                failures=0,
+                retry_at=None,
             ),
         )
         logger.info("model %s version %s loaded from %s in %.2f s", *key, old.path, seconds)
         self.on_load(key[0], True)
+
+    def _retry_wait(self, failures: int) -> float:
+        """Seconds before a load that failed `failures` times in a row is tried again; 0
+        when hot reload is off (nothing would try it)."""
+        interval = self.settings.reload_interval
+        if interval <= 0:
+            return 0.0
+        doubled = interval * 2.0 ** min(failures - 1, 32)  # bounded: no float overflow
+        return min(doubled, max(interval, RETRY_MAX_SECONDS))
 
 
 def ready_predictor(entry: ModelEntry) -> Predictor:
@@ -274,6 +319,39 @@ def ready_predictor(entry: ModelEntry) -> Predictor:
 
 
 def _smoke_test(predictor: Predictor) -> None:
-    """The example rows must predict before a model serves (nothing to try without them)."""
-    if predictor.metadata.examples:
-        predictor.predict(predictor.validate(predictor.metadata.examples))
+    """The example rows, else a row made from the metadata, must predict before a model
+    serves: a bundle that cannot answer never replaces one that can. No more rows than
+    one call may carry, so a small MODELPORT_MAX_ROWS still serves."""
+    rows = predictor.metadata.examples or smoke_rows(predictor.metadata)
+    if not rows:
+        logger.info("model %s: no row to try it on before serving it", predictor.metadata.name)
+        return
+    predictor.predict(predictor.validate(rows[: predictor.max_rows]))
+
+
+def smoke_rows(metadata: ModelMetadata) -> list[dict[str, Any]]:
+    """One typical row from the metadata: each feature's default, else the middle of its
+    range, else its first category (none when a feature gives nothing to go on)."""
+    row = {}
+    for feature in metadata.features:
+        value = _typical(feature)
+        if value is None:
+            return []
+        row[feature.name] = value
+    return [row]
+
+
+def _typical(feature: FeatureSpec) -> Any:
+    if feature.default is not None:
+        return feature.default
+    if feature.categories:
+        return feature.categories[0]
+    if feature.type is FeatureType.CATEGORICAL:
+        return None
+    if feature.type is FeatureType.TEXT:
+        return ""
+    if feature.type is FeatureType.BOOLEAN:
+        return False
+    bounds = [bound for bound in (feature.min, feature.max) if bound is not None]
+    middle = sum(bounds) / len(bounds) if bounds else 0.0
+    return round(middle) if feature.type is FeatureType.INTEGER else middle

@@ -18,6 +18,9 @@ DEFAULT_PORT = 5000
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_DRAIN_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 30.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_KEEP_ALIVE_SECONDS = 5
+DEFAULT_MAX_CONCURRENT_BODIES = 32
 DEFAULT_CHUNK_SIZE = 50_000
 DEFAULT_MAX_INVALID = 0.05
 DEFAULT_TABLE = "predictions"
@@ -65,6 +68,23 @@ class Settings(BaseSettings):
     max_batch_wait: float = Field(default=0.0, ge=0, le=1)
     """Seconds an idle model waits for company before a call; 0: a lone request never waits."""
 
+    max_queue_rows: int | None = Field(default=None, ge=0)
+    """Most rows waiting for one model (queued or being predicted); past it a request is
+    refused at once with a 503 and Retry-After. Unset: `max_batch_rows`, so a request that
+    is admitted waits behind one full batch at most, whatever the load. 0: no limit."""
+
+    max_concurrent_bodies: int = Field(default=DEFAULT_MAX_CONCURRENT_BODIES, ge=0)
+    """Request bodies read and parsed at once (per worker); past it a 503. With
+    `max_body_bytes`, it bounds the memory that bodies take. 0: no limit."""
+
+    body_timeout: float = Field(default=DEFAULT_BODY_TIMEOUT, gt=0)
+    """Seconds a request's body has to arrive in full; a slower one is a 408 and the
+    connection is closed, so a trickling client can't hold a slot for ever."""
+
+    keep_alive_seconds: int = Field(default=DEFAULT_KEEP_ALIVE_SECONDS, ge=1)
+    """Seconds an idle keep-alive connection stays open; behind a load balancer, set it
+    above the balancer's own idle timeout."""
+
     max_explain_rows: int = Field(default=100, ge=1)
     """Most rows one request may ask to explain; explanations cost far more than predictions."""
 
@@ -90,7 +110,12 @@ class Settings(BaseSettings):
     """Bearer tokens for the repository routes (/v2/repository/...); empty means they are off."""
 
     reload_interval: float = Field(default=0.0, ge=0)
-    """Seconds between checks of the bundle files for changes; 0 turns hot reload off."""
+    """Seconds between checks of the bundle files for changes; 0 turns hot reload off. While
+    it is on, a model that failed to load is tried again, less often each time."""
+
+    ready_when: Literal["all", "any"] = "all"
+    """When /ready (and /v2/health/ready) answers 200: all, once every model is loaded (a
+    model that fails to load keeps the server out of service); any, once one model is."""
 
     docs_public: bool = True
     """Serve /docs and /openapi.json without a key (they show the schema, no data)."""
@@ -105,7 +130,8 @@ class Settings(BaseSettings):
     """After the drain, seconds requests in flight get to finish before the server exits."""
 
     debug: bool = False
-    """Log request bodies and model timings; never shows tracebacks to clients."""
+    """Log request bodies (the first 2 KiB, keys masked, headers never) and each model
+    call's time; never shows tracebacks to clients."""
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """Log level of the server: debug, info, warning or error."""

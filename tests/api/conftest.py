@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from modelport import Settings
 from modelport.api import create_app
+from modelport.api.state import server_state
 
 
 @contextmanager
@@ -21,11 +22,10 @@ def running(bundle_path: Path, **settings: Any) -> Iterator[TestClient]:
     app = create_app(Settings(bundle_path=bundle_path, **settings))
     with TestClient(app, raise_server_exceptions=False) as client:
         deadline = time.monotonic() + 60
-        while not app.state.registry.ready:
-            assert time.monotonic() < deadline, app.state.registry.entries
-            assert not app.state.loading.done() or app.state.registry.ready, (
-                app.state.registry.entries
-            )
+        state = server_state(app)
+        while not state.registry.ready:
+            assert time.monotonic() < deadline, state.registry.entries
+            assert not state.loading.done() or state.registry.ready, state.registry.entries
             time.sleep(0.02)
         yield client
 

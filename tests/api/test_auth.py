@@ -9,7 +9,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from modelport import ConfigurationError
-from modelport.api.auth import PROBE_PATHS
+from modelport.api.routes import PROBE_PATHS
 
 KEY = "s3cret-key"
 

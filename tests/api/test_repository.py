@@ -11,6 +11,7 @@ import pytest
 from sklearn.dummy import DummyRegressor
 
 from modelport import ModelMetadata, Settings, save_bundle
+from modelport.api.state import server_state
 from modelport.registry import Registry
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -145,10 +146,10 @@ def test_what_serves_is_frozen_and_an_unloaded_model_is_freed(serve, tmp_path: P
     save_bundle(model, tmp_path / "cyclic.joblib", metadata)
     with serve(tmp_path, admin_keys=["admin-secret"]) as client:
         deadline = time.monotonic() + 30
-        while not client.app.state.loading.done():  # loading ends by settling the heap
+        while not server_state(client.app).loading.done():  # loading ends by settling the heap
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        served = client.app.state.registry.get("cyclic")
+        served = server_state(client.app).registry.get("cyclic")
         estimator_id = id(served.bundle.estimator)
         collected = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
         assert estimator_id not in collected  # frozen: no collection walks it

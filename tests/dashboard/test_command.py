@@ -90,11 +90,19 @@ def test_score_a_file_sets_bad_rows_aside_in_both_modes(
     valid = table.drop(index=1).to_dict("records")
     assert here.predictions["prediction"].tolist() == bank.predict_records(valid)
     assert there.predictions["prediction"].tolist() == bank.predict_records(valid)
-    assert "proba_yes" in here.predictions.columns
+    proba = bank.predict_records(valid, proba=True)
+    for scored in (here, there):
+        assert scored.predictions["proba_yes"].tolist() == pytest.approx([p["yes"] for p in proba])
 
 
-def test_more_rows_than_allowed_says_so(example_dir: Path, predictors: dict[str, Predictor]):
+def test_more_rows_than_allowed_says_so_in_both_modes(
+    example_dir: Path, predictors: dict[str, Predictor], serve: StartServer
+):
     table = _table(predictors["bank-marketing"])
-    source = Embedded(Settings(bundle_path=example_dir / "bank-marketing.joblib", max_rows=3))
-    with pytest.raises(ValueError, match="MODELPORT_MAX_ROWS"):
-        source.score("bank-marketing", table)
+    bundle = example_dir / "bank-marketing.joblib"
+    here = Embedded(Settings(bundle_path=bundle, max_rows=3))
+    server = serve(bundle, api_keys=KEY, max_rows=3)
+    there = Remote(Settings(api_url=server.url, client_api_key=KEY))
+    for source in (here, there):
+        with pytest.raises(ValueError, match=r"MODELPORT_MAX_ROWS.*`modelport score`"):
+            source.score("bank-marketing", table)

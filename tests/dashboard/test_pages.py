@@ -131,7 +131,21 @@ def test_remote_mode_with_a_wrong_key_or_no_server_says_so(
     server = serve(example_dir / "forest-multiclass.joblib", api_keys=KEY)
     wrong = dashboard(api_url=server.url, client_api_key="wrong")
     assert not wrong.exception
-    assert "token" in wrong.error[0].value.lower() or "key" in wrong.error[0].value.lower()
+    assert wrong.error[0].value == (
+        f"{server.url} refused the key given (the bearer token is not valid): "
+        "set MODELPORT_CLIENT_API_KEY or pass --api-key-file"
+    )
+    assert "wrong" not in wrong.error[0].value  # the key itself never shows
     nowhere = dashboard(api_url=f"http://127.0.0.1:{free_port()}", client_api_key=KEY)
     assert not nowhere.exception
     assert "cannot reach" in nowhere.error[0].value
+
+
+def test_remote_mode_without_a_key_says_how_to_give_one(
+    dashboard, example_dir: Path, serve: StartServer
+):
+    server = serve(example_dir / "forest-multiclass.joblib", api_keys=KEY)
+    keyless = dashboard(api_url=server.url)
+    assert not keyless.exception
+    assert keyless.error[0].value.startswith(f"{server.url} refused no key (")
+    assert keyless.error[0].value.endswith("set MODELPORT_CLIENT_API_KEY or pass --api-key-file")

@@ -15,17 +15,18 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from modelport._version import __version__
-from modelport.api.auth import PROBE_PATHS, BearerAuthMiddleware, KeyRing
+from modelport.api.auth import BearerAuthMiddleware, KeyRing
+from modelport.api.connections import ConnectionMiddleware
+from modelport.api.debug import BodyLogMiddleware, configured_secrets
 from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
-from modelport.api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from modelport.api.metrics import Metrics, MetricsMiddleware
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
-from modelport.api.routes.classic import install_classic_routes
-from modelport.api.routes.repository import install_repository_routes
-from modelport.api.routes.server import install_server_routes
-from modelport.api.routes.v2 import install_v2_routes
+from modelport.api.routes import PROBE_PATHS, route_table
+from modelport.api.routes.operation import to_routes
+from modelport.api.state import ServerState, server_state
 from modelport.registry import Registry
 from modelport.settings import Settings
 
@@ -72,21 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
         static_url=STATIC_PREFIX,
     )
-    app.state.settings = settings
-    app.state.registry = registry
-    app.state.metrics = metrics
-    app.state.dispatch = Dispatcher(settings, metrics)
-    app.state.draining = False
-    app.state.started_at = time.time()
+    app.state.modelport = ServerState(
+        settings, registry, metrics, Dispatcher(settings, metrics), started_at=time.time()
+    )
     install_problem_handlers(app)
-    install_openapi(app)
-    install_server_routes(app)
-    install_classic_routes(app)
-    install_v2_routes(app)
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["service"])
     keys, admin_keys = KeyRing.from_settings(settings), KeyRing.for_admins(settings)
-    if admin_keys.enabled:
-        install_repository_routes(app)
+    operations = route_table(admin=admin_keys.enabled)
+    # On the app itself, not an included router, so `app.routes` lists every one.
+    app.router.routes.extend(to_routes(operations))
+    install_openapi(app, operations, api_keys=keys.enabled, admin_keys=admin_keys.enabled)
     _prediction_routes_first(app)
     if keys.enabled or admin_keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())
@@ -98,6 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Swagger UI's own scripts and styles: without them a public /docs page is blank.
             public_prefixes=(STATIC_PREFIX + "/",) if settings.docs_public else (),
         )
+    if settings.debug:  # inside the request id's middleware, so its lines carry the id
+        app.add_middleware(BodyLogMiddleware, secrets=configured_secrets(settings))
+    app.add_middleware(
+        ConnectionMiddleware, body_timeout=settings.body_timeout, state=server_state(app)
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -114,11 +114,12 @@ def _prediction_routes_first(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    registry: Registry = app.state.registry
+    state = server_state(app)
+    registry = state.registry
     loading = asyncio.create_task(change_models(registry, registry.load_all))
-    app.state.loading = loading
-    _drain_on_sigterm(app, app.state.settings.drain_seconds)
-    interval = app.state.settings.reload_interval
+    state.loading = loading
+    _drain_on_sigterm(state, state.settings.drain_seconds)
+    interval = state.settings.reload_interval
     watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
     yield
     if watching is not None:
@@ -138,7 +139,7 @@ async def _watch(registry: Registry, loading: asyncio.Task[None], interval: floa
             logger.exception("checking the repository for changes failed")
 
 
-def _drain_on_sigterm(app: FastAPI, seconds: float) -> None:
+def _drain_on_sigterm(state: ServerState, seconds: float) -> None:
     """SIGTERM: /ready turns 503 at once, requests are served `seconds` more (so a load
     balancer notices), then the server's own handler stops accepting and finishes what is
     in flight. A second SIGTERM stops at once.
@@ -154,10 +155,10 @@ def _drain_on_sigterm(app: FastAPI, seconds: float) -> None:
     loop = asyncio.get_running_loop()
 
     def on_sigterm(sig: int, frame: FrameType | None) -> None:
-        if app.state.draining:
+        if state.draining:
             server_handler(sig, frame)
             return
-        app.state.draining = True
+        state.draining = True
         logger.info("SIGTERM: /ready is 503; serving %.1f s more before stopping", seconds)
         loop.call_soon_threadsafe(loop.call_later, seconds, server_handler, sig, frame)
 

@@ -14,7 +14,8 @@ from modelport.api.problems import problem_response
 from modelport.errors import ConfigurationError
 from modelport.settings import Settings
 
-PROBE_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+ADMIN_PREFIX = "/v2/repository"
+"""Paths under it take an admin key, and only an admin key."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class BearerAuthMiddleware:
         keys: KeyRing,
         public_paths: frozenset[str],
         admin_keys: KeyRing | None = None,
-        admin_prefix: str = "/v2/repository",
+        admin_prefix: str = ADMIN_PREFIX,
         public_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app

@@ -1,13 +1,16 @@
-"""Per model and method, the batcher that coalesces concurrent requests into one call."""
+"""Per model and method, the batcher that coalesces concurrent requests into one call,
+behind the model's admission control."""
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from modelport.api.admission import Admission
+from modelport.api.debug import timed
 from modelport.api.metrics import Metrics
 from modelport.batching import Batcher
 from modelport.errors import ModelNotReadyError
@@ -19,25 +22,47 @@ INLINE_CELLS = 50_000
 
 
 class Dispatcher:
-    """Hands out one Batcher per (predictor, method); a reloaded model gets fresh ones."""
+    """Hands out one Batcher per (predictor, method); a reloaded model gets fresh ones.
+
+    Every call goes through `admission`, which counts the rows waiting for each model.
+    """
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.admission = Admission(settings, metrics)
         self._batchers: weakref.WeakKeyDictionary[Predictor, dict[str, Batcher]] = (
             weakref.WeakKeyDictionary()
         )
 
-    def batcher(self, predictor: Predictor, method: str, model: str) -> Batcher:
-        """The batcher for `predictor.<method>` (`predict` or `predict_proba`)."""
+    def batcher(
+        self, predictor: Predictor, method: str, model: str
+    ) -> Callable[[Any], Awaitable[list[Any]]]:
+        """`predictor.<method>` (`predict` or `predict_proba`) through its batcher, for rows
+        admitted to `model`'s queue.
+
+        Raises (when awaited):
+            OverloadedError: the model's queue is full.
+        """
+        batcher, admission = self._batcher(predictor, method, model), self.admission
+
+        async def admitted(X: Any) -> list[Any]:
+            with admission.rows(model, len(X)):
+                return await batcher(X)
+
+        return admitted
+
+    def _batcher(self, predictor: Predictor, method: str, model: str) -> Batcher:
         per_method = self._batchers.setdefault(predictor, {})
         if method not in per_method:
             rows_per_call = self.metrics.rows_per_call.labels(model)
+            call = _weak_call(predictor, method)
             per_method[method] = Batcher(
-                _weak_call(predictor, method),
+                timed(call, model, method) if self.settings.debug else call,
                 max_batch_rows=self.settings.max_batch_rows if self.settings.batching else 1,
                 max_batch_wait=self.settings.max_batch_wait,
                 on_call=rows_per_call.observe,
+                name=model,
             )
         return per_method[method]
 

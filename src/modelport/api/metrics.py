@@ -11,7 +11,6 @@ import os
 import time
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -19,8 +18,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (
@@ -69,6 +66,11 @@ class Metrics:
             "modelport_rows_per_call", "Rows in one call to the model, by model.",
             ["model"], buckets=ROWS_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.shed = Counter(
+            "modelport_requests_shed", "Requests refused with a 503 because too much work was"
+            " waiting, by model and reason (queue: rows for the model; bodies: bodies being read).",
+            ["model", "reason"], registry=self.registry,
+        )  # fmt: skip
         self.loads = Counter(
             "modelport_model_loads", "Model loads, by model and outcome (loaded or failed).",
             ["model", "outcome"], registry=self.registry,
@@ -85,12 +87,6 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    """`GET /metrics` in Prometheus text format."""
-    metrics: Metrics = request.app.state.metrics
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:

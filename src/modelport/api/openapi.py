@@ -1,308 +1,154 @@
-"""The OpenAPI document, rebuilt from the registry: one request schema per model.
+"""The OpenAPI document, built from the route table and the registry's models.
 
-The routes are generic (`/models/{name}/predict`); the document lists each served model's
-concrete paths with a schema built from its metadata, so Swagger's "Try it out", generated
-clients and API fuzzers send values the model accepts.
+Server-wide operations are documented once. Per-model operations (`/predict`...) are
+documented at each ready model's concrete paths, with a record schema built from its
+metadata, so Swagger's "Try it out", generated clients and API fuzzers send values the
+model accepts.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from modelport._version import __version__
+from modelport.api.auth import ADMIN_PREFIX
+from modelport.api.routes.operation import Operation
+from modelport.api.schemas import (
+    Context,
+    path_parameter,
+    problem,
+    problem_schema,
+    record_name,
+    record_schema,
+)
+from modelport.api.schemas import v2_error as v2_error_response
+from modelport.api.state import server_state
+from modelport.api.v2_schemas import V2_SCHEMAS
 from modelport.errors import ModelportError
-from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, Task
-from modelport.registry import ModelEntry, Registry
-
-_JSON_TYPES = {
-    FeatureType.NUMERIC: "number",
-    FeatureType.INTEGER: "integer",
-    FeatureType.BOOLEAN: "boolean",
-    FeatureType.TEXT: "string",
-}
-_PROBLEM = {
-    "description": "a problem document naming each wrong field",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
-_FLAGS = [
-    {
-        "name": "proba",
-        "in": "query",
-        "schema": {"type": "integer", "enum": [0, 1], "default": 0},
-        "description": "1: one {class: probability} per row instead of labels (classifiers).",
-    },
-    {
-        "name": "explain",
-        "in": "query",
-        "schema": {"type": "integer", "enum": [0, 1], "default": 0},
-        "description": "1: add SHAP explanations (`_samples`, if sent, is the background).",
-    },
-]
+from modelport.registry import Registry
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(
+    app: FastAPI, operations: list[Operation], *, api_keys: bool, admin_keys: bool
+) -> None:
     """Replace `app.openapi` with a builder that follows the registry's models."""
     cache: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
-        registry: Registry = app.state.registry
+        registry = server_state(app).registry
         key = tuple(
             (e.name, e.version, e.state, e.predictor.bundle.sha256 if e.predictor else None)
             for e in registry.entries
         )
         if cache.get("key") != key:
-            cache["key"], cache["document"] = key, build_document(app, registry)
+            secured = _Secured(api_keys, admin_keys)
+            cache["key"], cache["document"] = (
+                key,
+                build_document(app, registry, operations, secured),
+            )
         document: dict[str, Any] = cache["document"]
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def build_document(app: FastAPI, registry: Registry) -> dict[str, Any]:
-    """The server-wide routes FastAPI knows, plus every ready model's own paths."""
-    document = get_openapi(
-        title=app.title, version=__version__, description=app.description, routes=app.routes
-    )
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Problem"] = _problem_schema()
-    for name in registry.names:
+class _Secured:
+    """Which operations need a bearer token, as the auth middleware decides it."""
+
+    def __init__(self, api_keys: bool, admin_keys: bool) -> None:
+        self.api_keys, self.admin_keys = api_keys, admin_keys
+
+    def __call__(self, operation: Operation) -> bool:
+        if operation.path.startswith(ADMIN_PREFIX):
+            return self.admin_keys
+        return self.api_keys and not operation.public
+
+    @property
+    def any(self) -> bool:
+        return self.api_keys or self.admin_keys
+
+
+def build_document(
+    app: FastAPI, registry: Registry, operations: list[Operation], secured: _Secured
+) -> dict[str, Any]:
+    """Every operation of the table; the per-model ones at each ready model's paths."""
+    schemas: dict[str, Any] = {"Problem": problem_schema()}
+    schemas |= {f"v2.{name}": schema for name, schema in V2_SCHEMAS.items()}
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": app.title, "version": __version__, "description": app.description},
+        "paths": {},
+        "components": {"schemas": schemas},
+    }
+    models = registry.names
+    for operation in operations:
+        if not operation.per_model:
+            _add(document, operation, operation.path, Context(models), operation.name, secured)
+    for name in models:
         try:
-            entry = registry.entry(
-                name
-            )  # the default (highest) version is what /models/<name> serves
+            entry = registry.entry(name)  # the default (highest) version is what /models/ serves
         except ModelportError:
             continue
         if entry.predictor is None:
             continue
-        prefixes = [f"/models/{entry.name}"] + ([""] if entry.name == registry.default_name else [])
-        schemas[_record_name(entry.name)] = record_schema(entry.predictor.metadata)
+        metadata = entry.predictor.metadata
+        schemas[record_name(name)] = record_schema(metadata)
+        context = Context(models, name, metadata)
+        prefixes = [f"/models/{name}"] + ([""] if name == registry.default_name else [])
         for prefix in prefixes:
-            document["paths"].update(model_paths(entry, prefix))
-    document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-    document["security"] = [{"bearer": []}]
+            for operation in operations:
+                if operation.per_model:
+                    path, operation_id = prefix + operation.path, operation.name + prefix
+                    operation_id = operation_id.replace("/", "_")
+                    _add(document, operation, path, context, operation_id, secured, tag=name)
+    if secured.any:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return document
 
 
-def _record_name(model: str) -> str:
-    """Model names already fit OpenAPI's component-name pattern: keep them, so none collide."""
-    return f"{model}.Record"
+def _add(
+    document: dict[str, Any],
+    operation: Operation,
+    path: str,
+    context: Context,
+    operation_id: str,
+    secured: _Secured,
+    tag: str | None = None,
+) -> None:
+    described = operation.describe(context)
+    if described is None:
+        return
+    item: dict[str, Any] = {
+        "tags": [tag or operation.tag],
+        "summary": operation.summary,
+        "operationId": operation_id,
+        **described,
+    }
+    parameters = _path_parameters(path, context, described.get("parameters", []))
+    if parameters:
+        item["parameters"] = parameters + described.get("parameters", [])
+    if secured(operation):
+        item["security"] = [{"bearer": []}]
+        unauthorized = "a missing or unknown bearer token"
+        v2 = path.startswith("/v2")
+        refused = v2_error_response(unauthorized) if v2 else problem(unauthorized)
+        item["responses"] = {**item["responses"], "401": refused}
+    document["paths"].setdefault(path, {})[operation.method.lower()] = item
 
 
-def record_schema(metadata: ModelMetadata) -> dict[str, Any]:
-    """One record: a property per feature, with its type, categories, default and range."""
-    properties = {feature.name: feature_schema(feature) for feature in metadata.features}
-    required = [
-        f.name
-        for f in metadata.features
-        if f.default is None and not (f.accepts_missing and metadata.allows_nan)
+def _path_parameters(
+    path: str, context: Context, declared: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The path's `{placeholders}` an operation does not declare itself: `{name}` is one of
+    the served models, anything else a string."""
+    named = {p["name"] for p in declared if p["in"] == "path"}
+    return [
+        context.name_parameter
+        if placeholder == "name"
+        else path_parameter(placeholder, {"type": "string"})
+        for placeholder in re.findall(r"\{(\w+)\}", path)
+        if placeholder not in named
     ]
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if required:
-        schema["required"] = required
-    if metadata.examples:
-        schema["example"] = metadata.examples[0]
-    return schema
-
-
-def feature_schema(feature: FeatureSpec) -> dict[str, Any]:
-    """A feature's JSON schema; null means "use the default"."""
-    if feature.type is FeatureType.CATEGORICAL:
-        schema: dict[str, Any] = (
-            {"enum": [*feature.categories, None]}
-            if feature.categories
-            else {"type": ["string", "null"]}
-        )
-    else:
-        schema = {"type": [_JSON_TYPES[feature.type], "null"]}
-    notes = [feature.description] if feature.description else []
-    if feature.min is not None and feature.max is not None:
-        notes.append(f"Training range {feature.min:g} to {feature.max:g} (not enforced).")
-        schema |= {"x-training-min": feature.min, "x-training-max": feature.max}
-    if feature.default is not None:
-        schema["default"] = feature.default
-    if feature.example is not None:
-        schema["examples"] = [feature.example]
-    if notes:
-        schema["description"] = " ".join(notes)
-    return schema
-
-
-def model_paths(entry: ModelEntry, prefix: str) -> dict[str, Any]:
-    """The concrete paths of one model under `prefix` (`/models/<name>` or the root)."""
-    assert entry.predictor is not None
-    metadata = entry.predictor.metadata
-    record = {"$ref": f"#/components/schemas/{_record_name(entry.name)}"}
-    tag = entry.name
-    summary = metadata.description or entry.name
-    examples = metadata.examples or [{}]
-    body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        record,
-                        {"type": "array", "items": record, "minItems": 1},
-                        {
-                            "type": "object",
-                            "required": ["_data"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "_data": {"oneOf": [record, {"type": "array", "items": record}]},
-                                "_samples": {"type": "array", "items": record},
-                            },
-                        },
-                    ]
-                },
-                "examples": {
-                    "one record": {"value": examples[0]},
-                    "several records": {"value": examples},
-                },
-            },
-            "text/csv": {"schema": {"type": "string"}, "example": _csv(metadata)},
-        },
-    }
-    prediction = {
-        "description": "one prediction per row",
-        "content": {"application/json": {"schema": _prediction_schema(metadata)}},
-    }
-    query = [
-        {"name": f.name, "in": "query", "required": False, "schema": feature_schema(f)}
-        for f in metadata.features
-    ]
-    paths: dict[str, Any] = {
-        f"{prefix}/predict": {
-            "post": {
-                "tags": [tag],
-                "summary": f"Predict: {summary}",
-                "operationId": f"predict{prefix.replace('/', '_')}",
-                "parameters": _FLAGS,
-                "requestBody": body,
-                "responses": {
-                    "200": prediction,
-                    "400": _PROBLEM,
-                    "413": _PROBLEM,
-                    "415": _PROBLEM,
-                    "422": _PROBLEM,
-                },
-            },
-            "get": {
-                "tags": [tag],
-                "summary": "Predict one row from the query string; absent features take defaults",
-                "operationId": f"predict_query{prefix.replace('/', '_')}",
-                "parameters": [*query, *_FLAGS],
-                "responses": {"200": prediction, "422": _PROBLEM},
-            },
-        },
-        f"{prefix}/preprocess": {
-            "post": {
-                "tags": [tag],
-                "summary": "The rows as the model sees them",
-                "operationId": f"preprocess{prefix.replace('/', '_')}",
-                "requestBody": body,
-                "responses": {"200": {"description": "the validated rows"}, "422": _PROBLEM},
-            },
-        },
-        f"{prefix}/info": {
-            "get": {
-                "tags": [tag],
-                "summary": "Metadata and model information",
-                "operationId": f"info{prefix.replace('/', '_')}",
-                "responses": {"200": {"description": "metadata and model"}},
-            }
-        },
-        f"{prefix}/features": {
-            "get": {
-                "tags": [tag],
-                "summary": "Features with types, defaults and importances",
-                "operationId": f"features{prefix.replace('/', '_')}",
-                "responses": {"200": {"description": "the features"}},
-            }
-        },
-    }
-    if metadata.input_kind == "text":
-        paths[f"{prefix}/"] = {
-            "get": {
-                "tags": [tag],
-                "summary": "Classify a text",
-                "operationId": f"text{prefix.replace('/', '_')}",
-                "parameters": [
-                    {
-                        "name": "query",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "example": metadata.features[0].example or "great value",
-                    }
-                ],
-                "responses": {
-                    "200": {"description": "the label and the probability of that label"},
-                    "422": _PROBLEM,
-                },
-            }
-        }
-    return paths
-
-
-def _csv(metadata: ModelMetadata) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=metadata.feature_names, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(metadata.examples[:3])
-    return buffer.getvalue()
-
-
-def _prediction_schema(metadata: ModelMetadata) -> dict[str, Any]:
-    if metadata.task is Task.REGRESSION:
-        item: dict[str, Any] = {"type": "number"}
-    else:
-        item = {
-            "oneOf": [
-                {"description": "a label"},
-                {
-                    "type": "object",
-                    "description": "{class: probability}",
-                    "additionalProperties": {"type": "number"},
-                },
-            ]
-        }
-    return {
-        "type": "object",
-        "properties": {
-            "prediction": {"type": "array", "items": item},
-            "explanation": {"type": "array", "items": {"type": "object"}},
-        },
-    }
-
-
-def _problem_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "detail": {"type": "string"},
-                        "pointer": {"type": "string"},
-                        "parameter": {"type": "string"},
-                    },
-                },
-            },
-        },
-    }

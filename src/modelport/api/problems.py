@@ -16,9 +16,11 @@ from starlette.responses import Response
 
 from modelport.errors import (
     AuthenticationError,
+    BodyTimeoutError,
     FieldProblem,
     InvalidInputError,
     ModelportError,
+    OverloadedError,
     RequestError,
 )
 
@@ -45,11 +47,20 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     path: str = "",
+    request_id: str | None = None,
 ) -> Response:
-    """Render one error: a problem document, or the V2 protocol's `{"error": ...}`."""
+    """Render one error: a problem document, or the V2 protocol's `{"error": ...}`.
+
+    A server error's document names the request id (also in the `X-Request-ID` header), so
+    a client's report finds the traceback in the log.
+    """
     path = request.url.path if request is not None else path
     if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
-        v2_status = status if status in (401, 403, 404, 413, 503) or status >= 500 else 400
+        # The protocol answers 400 for any bad request; statuses that say something other
+        # than "your request is wrong" (and 405, whose Allow header says what is right) stay.
+        v2_status = (
+            status if status in (401, 403, 404, 405, 408, 413, 503) or status >= 500 else 400
+        )
         return Response(orjson.dumps({"error": detail}), v2_status, headers, "application/json")
     body: dict[str, Any] = {
         "type": _type_of(title) if title else "about:blank",
@@ -60,6 +71,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    if request_id is not None:
+        body["request_id"] = request_id
     return Response(orjson.dumps(body), status, headers, PROBLEM_MEDIA_TYPE)
 
 
@@ -100,12 +113,34 @@ async def _modelport_error(request: Request, error: Exception) -> Response:
         errors = [locate(problem, source) for problem in error.problems]
     elif isinstance(error, RequestError) and error.parameter:
         errors = [{"detail": str(error), "parameter": error.parameter}]
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, AuthenticationError) else None
-    if error.status >= 500:
-        logger.error("%s %s: %s", request.method, request.url.path, error)
+    headers = _headers(error)
+    request_id = None
+    if error.status >= 500 and not isinstance(error, OverloadedError):  # shed: counted, not logged
+        request_id = _request_id(request)
+        logger.error(
+            "%s %s: %s (%s)", request.method, request.url.path, error, _whose(request, request_id)
+        )
     return problem_response(
-        request, error.status, str(error), title=error.title, errors=errors, headers=headers
+        request,
+        error.status,
+        str(error),
+        title=error.title,
+        errors=errors,
+        headers=headers,
+        request_id=request_id,
     )
+
+
+def _headers(error: ModelportError) -> dict[str, str] | None:
+    """What the client must know beside the body: how to authenticate, when to retry, and
+    that a connection whose body never fully arrived can't be used again."""
+    if isinstance(error, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, OverloadedError):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, BodyTimeoutError):
+        return {"Connection": "close"}
+    return None
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -129,12 +164,36 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     # Logged with its traceback; the client sees no detail (Starlette re-raises for the server).
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    request_id = _request_id(request)
+    logger.exception(
+        "unexpected error on %s %s (%s)",
+        request.method,
+        request.url.path,
+        _whose(request, request_id),
+        exc_info=error,
+    )
     # uvicorn closes the connection after an error the app re-raises: say so, or a client
     # reusing the connection for its next request gets a reset.
+    headers = {"Connection": "close"}
+    if request_id is not None:  # this answer is sent outside RequestIdMiddleware
+        headers["X-Request-ID"] = request_id
     return problem_response(
-        request, 500, "the server failed to answer this request", headers={"Connection": "close"}
+        request,
+        500,
+        "the server failed to answer this request",
+        headers=headers,
+        request_id=request_id,
     )
+
+
+def _request_id(request: Request) -> str | None:
+    """The id `RequestIdMiddleware` gave the request (None outside it, in a bare app)."""
+    return getattr(request.state, "request_id", None)
+
+
+def _whose(request: Request, request_id: str | None) -> str:
+    """`model NAME, request id ID`: what a log line about a failed request needs."""
+    return f"model {getattr(request.state, 'model', '-')}, request id {request_id or '-'}"
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from modelport.repository import discover
 from modelport.settings import ENV_PREFIX, Settings
@@ -31,6 +32,52 @@ class CleanExitServer(uvicorn.Server):
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
         self.should_exit = True
+
+
+class WorkerSupervisor(Multiprocess):
+    """uvicorn's supervisor, which replaces a worker that dies, plus a count of those deaths
+    in the log (a worker killed for memory, say, is otherwise one line among many), and the
+    dead worker's live metrics (requests in flight) dropped from `/metrics`."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[Any]) -> None:
+        super().__init__(config, sockets)
+        self.restarts = 0
+
+    def keep_subprocess_alive(self) -> None:
+        before = list(self.processes)
+        super().keep_subprocess_alive()
+        for old, new in zip(before, self.processes, strict=False):
+            if new is not old:
+                self.restarts += 1
+                _forget_metrics_of(old.pid)
+                logger.warning(
+                    "worker process %s died (%s) and was replaced by %s; "
+                    "%d worker restart(s) since the server started",
+                    old.pid,
+                    _exit_reason(old.exitcode),
+                    new.pid,
+                    self.restarts,
+                )
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _forget_metrics_of(pid: int | None) -> None:
+    if pid is not None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+WORKER_START_SECONDS = 60
+"""How long a new worker has to answer its first health check (models load after it)."""
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -58,6 +105,10 @@ def serve(settings: Settings) -> None:
         "log_level": settings.log_level,
         "access_log": False,  # modelport logs each request itself, with its id and caller
         "timeout_graceful_shutdown": int(settings.grace_seconds),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # A worker must have started within this; importing the stack takes seconds on a
+        # busy machine, and uvicorn's 5 s default would replace slow starters for ever.
+        "timeout_worker_healthcheck": WORKER_START_SECONDS,
         "server_header": False,
         "lifespan": "on",
     }
@@ -73,9 +124,10 @@ def serve(settings: Settings) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="modelport-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             "modelport.api.app:create_app", factory=True, workers=settings.workers, **common
         )
+        WorkerSupervisor(config, sockets=[config.bind_socket()]).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from modelport.bundle import load_bundle
 from modelport.client import Client
-from modelport.errors import BundleError, FieldProblem, InvalidInputError
+from modelport.errors import AuthenticationError, BundleError, FieldProblem, InvalidInputError
 from modelport.metadata import ModelMetadata
 from modelport.predictor import Predictor
 from modelport.repository import discover, version_key
@@ -123,7 +123,14 @@ class Remote:
         self.where = settings.api_url
         self._key = settings.client_api_key
         with self._client() as client:
-            self._listing = {item["name"]: item for item in client.models()}
+            try:
+                self._listing = {item["name"]: item for item in client.models()}
+            except AuthenticationError as error:
+                given = "the key given" if self._key else "no key"
+                raise AuthenticationError(
+                    f"{self.where} refused {given} ({error}): set MODELPORT_CLIENT_API_KEY "
+                    "or pass --api-key-file"
+                ) from None
         self._info: dict[str, dict[str, Any]] = {}
 
     def _client(self) -> Client:
@@ -173,14 +180,29 @@ class Remote:
             except InvalidInputError as error:  # set the named rows aside, score the rest
                 problems = [p for p in error.problems if p.row is not None]
                 if not problems or error.total > len(error.problems):
-                    raise
+                    raise _with_hint(error) from None
                 bad = {p.row for p in problems if p.row is not None}
                 table = table.drop(index=[table.index[i] for i in bad])
                 records = [r for i, r in enumerate(records) if i not in bad]
                 labels = client.predict(records, model=name) if records else []
-        frame = table.reset_index(drop=True)
-        frame.insert(0, "prediction", labels)
+            frame = table.reset_index(drop=True)
+            frame.insert(0, "prediction", labels)
+            task = self.metadata(name).task
+            if records and task is not None and task.is_classification:
+                rows = client.predict_proba(records, model=name)
+                for k, label in enumerate(self.metadata(name).class_names or []):
+                    frame.insert(1 + k, f"proba_{label}", [row[str(label)] for row in rows])
         return Scored(frame, problems)
+
+
+def _with_hint(error: InvalidInputError) -> InvalidInputError:
+    """The server's row limit, with the way round it (the same words as the embedded check)."""
+    if any("allowed in one call" in p.detail for p in error.problems):
+        return InvalidInputError.single(
+            f"{error.problems[0].detail} (the server's MODELPORT_MAX_ROWS); "
+            "score bigger tables with `modelport score`"
+        )
+    return error
 
 
 def open_source(settings: Settings) -> ModelSource:

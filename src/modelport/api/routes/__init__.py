@@ -1,28 +1,25 @@
-"""Route groups: classic (the Flask template's routes), V2, repository and server-wide."""
+"""The route table: every route the API serves, declared once (see `operation.py`).
+
+Classic (the Flask template's routes), server-wide, V2, and the V2 repository extension.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
-Endpoint = Callable[[Request], Awaitable[Response]]
+from modelport.api.routes import classic, repository, server, v2
+from modelport.api.routes.operation import Operation
 
 
-def add_plain_route(app: FastAPI, path: str, endpoint: Endpoint, methods: list[str]) -> None:
-    """A Starlette route for a hot path: the request is all it takes, so FastAPI's
-    per-request dependency solving is skipped. Like FastAPI's own routes it names itself
-    in `scope["route"]`, which the metrics label requests by. The OpenAPI document
-    describes these routes from the registry.
-    """
-    route: Route
+def route_table(*, admin: bool) -> list[Operation]:
+    """Every operation the app serves; the repository's only with admin keys (`admin`)."""
+    return [
+        *classic.OPERATIONS,
+        *server.OPERATIONS,
+        *v2.OPERATIONS,
+        *(repository.OPERATIONS if admin else []),
+    ]
 
-    async def named(request: Request) -> Response:
-        request.scope["route"] = route
-        return await endpoint(request)
 
-    route = Route(path, named, methods=methods, name=endpoint.__name__)
-    app.router.routes.append(route)
+PROBE_PATHS = frozenset(
+    path for op in route_table(admin=True) if op.public for path in op.served_paths
+)
+"""The paths answered without a bearer token: the probes an orchestrator calls."""

@@ -2,75 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-from fastapi import FastAPI, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from modelport.api.admission import admitted_body
 from modelport.api.body import Payload, query_flag, read_payload
 from modelport.api.dispatch import Dispatcher
 from modelport.api.problems import InputSource
-from modelport.api.routes import add_plain_route
+from modelport.api.responses import json_response
+from modelport.api.routes.operation import Operation
+from modelport.api.schemas import (
+    Context,
+    feature_schema,
+    json_content,
+    prediction_schema,
+    problem,
+    records_body,
+)
+from modelport.api.state import server_state
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
 from modelport.predictor import Predictor
-from modelport.registry import Registry, ready_predictor
+from modelport.registry import ready_predictor
 from modelport.validation import to_records
 
 RESERVED_QUERY = frozenset({"proba", "explain"})
-Handler = Callable[[Request, str | None], Awaitable[Response]]
-
-
-def json_response(content: Any, status: int = 200) -> Response:
-    """Render with orjson, numpy-aware (NaN never gets here: the predictor refuses it)."""
-    return Response(
-        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
-        status,
-        media_type="application/json",
-    )
-
-
-def install_classic_routes(app: FastAPI) -> None:
-    """Each route at the root (default model) and under /models/{name}/ (every model).
-
-    Routes are added to the app itself, not through an included router, so `app.routes`
-    lists every one (the auth test walks them).
-    """
-    routes: list[tuple[str, str, Handler]] = [
-        ("GET", "/info", info),
-        ("GET", "/features", features),
-        ("POST", "/predict", predict_body),
-        ("GET", "/predict", predict_query),
-        ("POST", "/preprocess", preprocess),
-        ("GET", "/", text_query),
-    ]
-    for method, path, handler in routes:
-        add_plain_route(app, path, _endpoint(handler, named=False), [method])
-        add_plain_route(app, "/models/{name}" + path, _endpoint(handler, named=True), [method])
-
-
-def _endpoint(handler: Handler, *, named: bool) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint: the model name, when the path has one, from the path."""
-
-    async def endpoint(request: Request) -> Response:
-        return await handler(request, request.path_params["name"] if named else None)
-
-    endpoint.__name__ = f"{handler.__name__}_named" if named else handler.__name__
-    return endpoint
 
 
 def _predictor(request: Request, name: str | None) -> Predictor:
-    registry: Registry = request.app.state.registry
-    entry = registry.entry(name)  # one lookup per request
+    entry = server_state(request.app).registry.entry(name)  # one lookup per request
     request.state.model = entry.name
     return ready_predictor(entry)
 
 
 def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:
-    request.app.state.metrics.count_rows(request.state.model, len(result["prediction"]))
+    server_state(request.app).metrics.count_rows(request.state.model, len(result["prediction"]))
     return result
 
 
@@ -112,7 +81,8 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
     predictor = _predictor(request, name)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
-    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
@@ -135,9 +105,10 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
 async def preprocess(request: Request, name: str | None = None) -> Response:
     """The rows as the model will see them: defaults filled in, types coerced."""
     predictor = _predictor(request, name)
-    payload = await read_payload(request, request.app.state.settings.max_body_bytes)
+    async with admitted_body(request):
+        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    X = await _validate(request.app.state.dispatch, predictor, payload)
+    X = await _validate(server_state(request.app).dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
 
 
@@ -175,10 +146,11 @@ async def _answer(
     request: Request, predictor: Predictor, payload: Payload, proba: bool, explain: bool
 ) -> dict[str, Any]:
     """Validate (inline when small), predict through the batcher, explain off the loop."""
-    dispatch: Dispatcher = request.app.state.dispatch
+    dispatch: Dispatcher = server_state(request.app).dispatch
     X = await _validate(dispatch, predictor, payload)
-    if explain:
-        return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
+    if explain:  # unbatched, but its rows wait for the model like any others
+        with dispatch.admission.rows(request.state.model, len(X)):
+            return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
     if proba and not predictor.has_proba:
         predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
     method = "predict_proba" if proba else "predict"
@@ -200,3 +172,128 @@ def _explained(predictor: Predictor, X: Any, samples: Any, proba: bool) -> dict[
             raise InvalidInputError(error.problems, error.total, within="_samples") from None
     result["explanation"] = predictor.explain(X, background=background)
     return result
+
+
+_FLAGS = [
+    {
+        "name": "proba",
+        "in": "query",
+        "schema": {"type": "integer", "enum": [0, 1], "default": 0},
+        "description": "1: one {class: probability} per row instead of labels (classifiers).",
+    },
+    {
+        "name": "explain",
+        "in": "query",
+        "schema": {"type": "integer", "enum": [0, 1], "default": 0},
+        "description": "1: add SHAP explanations (`_samples`, if sent, is the background).",
+    },
+]
+_MODEL_ERRORS = {
+    "404": problem("the model is unloaded"),
+    "503": problem("the model is loading, or failed to load"),
+}
+_BODY_ERRORS = {
+    "400": problem("unreadable body, or an option this model does not support"),
+    "413": problem("the body is larger than the server accepts"),
+    "415": problem("neither JSON nor CSV"),
+    "422": problem("a problem document naming each wrong field"),
+    **_MODEL_ERRORS,
+}
+
+
+def _predict_body(context: Context) -> dict[str, Any]:
+    return {
+        "parameters": _FLAGS,
+        "requestBody": records_body(context),
+        "responses": {
+            "200": json_content(prediction_schema(context.model_metadata), "one per row"),
+            **_BODY_ERRORS,
+        },
+    }
+
+
+def _predict_query(context: Context) -> dict[str, Any]:
+    query = [
+        {"name": f.name, "in": "query", "required": False, "schema": feature_schema(f)}
+        for f in context.model_metadata.features
+    ]
+    return {
+        "parameters": [*query, *_FLAGS],
+        "responses": {
+            "200": json_content(prediction_schema(context.model_metadata), "one prediction"),
+            "400": problem("an option this model does not support"),
+            "422": problem("a problem document naming each wrong parameter"),
+            **_MODEL_ERRORS,
+        },
+    }
+
+
+def _preprocess(context: Context) -> dict[str, Any]:
+    rows = {"type": "array", "items": {"type": "object"}}
+    return {
+        "requestBody": records_body(context),
+        "responses": {"200": json_content(rows, "the validated rows"), **_BODY_ERRORS},
+    }
+
+
+def _info(context: Context) -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["metadata", "model"],
+        "properties": {"metadata": {"type": "object"}, "model": {"type": "object"}},
+    }
+    return {"responses": {"200": json_content(body, "metadata and model"), **_MODEL_ERRORS}}
+
+
+def _features(context: Context) -> dict[str, Any]:
+    feature = {
+        "type": "object",
+        "required": ["name", "type"],
+        "properties": {"name": {"type": "string"}, "type": {"type": "string"}},
+    }
+    body = {"type": "array", "items": feature}
+    return {"responses": {"200": json_content(body, "the features"), **_MODEL_ERRORS}}
+
+
+def _text_query(context: Context) -> dict[str, Any] | None:
+    metadata = context.model_metadata
+    if metadata.input_kind != "text":
+        return None
+    answer = {
+        "type": "object",
+        "required": ["prediction"],
+        "properties": {
+            "prediction": {"type": ["string", "number", "boolean"]},
+            "confidence": {"type": "number"},
+        },
+    }
+    query = {
+        "name": "query",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "pattern": r"\S"},
+        "example": metadata.features[0].example or "great value",
+    }
+    return {
+        "parameters": [query],
+        "responses": {
+            "200": json_content(answer, "the label and the probability of that label"),
+            "422": problem("no text sent"),
+            **_MODEL_ERRORS,
+        },
+    }
+
+
+OPERATIONS = [
+    Operation("GET", "/info", info, "info", "model", _info, per_model=True),
+    Operation("GET", "/features", features, "features", "model", _features, per_model=True),
+    Operation("POST", "/predict", predict_body, "predict", "model", _predict_body, per_model=True),
+    Operation(
+        "GET", "/predict", predict_query, "predict_query", "model", _predict_query, per_model=True
+    ),
+    Operation(
+        "POST", "/preprocess", preprocess, "preprocess", "model", _preprocess, per_model=True
+    ),
+    Operation("GET", "/", text_query, "text", "model", _text_query, per_model=True),
+]
+"""The classic routes; per-model operations are tagged with the model's name."""

@@ -1,0 +1,34 @@
+"""What the app holds while it serves, typed, and the one way to reach it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+
+from modelport.api.dispatch import Dispatcher
+from modelport.api.metrics import Metrics
+from modelport.registry import Registry
+from modelport.settings import Settings
+
+
+@dataclass
+class ServerState:
+    """The settings, the models and the metrics of one app, and whether it is stopping."""
+
+    settings: Settings
+    registry: Registry
+    metrics: Metrics
+    dispatch: Dispatcher
+    started_at: float
+    draining: bool = False
+    """True from the first SIGTERM: /ready answers 503 so load balancers stop sending."""
+    loading: asyncio.Task[None] | None = field(default=None, repr=False)
+    """The startup load of every model; set by the lifespan."""
+
+
+def server_state(app: Starlette) -> ServerState:
+    """The app's state (`server_state(request.app)` in a route)."""
+    state: ServerState = app.state.modelport
+    return state
