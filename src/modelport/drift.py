@@ -88,6 +88,7 @@ class Tally:
             self.distributions.append(profile.prediction)
         self._width = max((d.n_bins for d in self.distributions), default=0) + 1
         self.counts = np.zeros((len(self.names), self._width), dtype=np.int64)
+        self.rows = 0
 
     def bins(self, columns: Mapping[str, Any], predictions: Any | None) -> np.ndarray:
         """The bin matrix of a batch: feature columns by name, and the predictions."""
@@ -107,6 +108,7 @@ class Tally:
         flat = np.arange(bins.shape[1]) * self._width + (bins % self._width)
         counted = np.bincount(flat.ravel(), minlength=self.counts.size)
         self.counts += sign * counted.reshape(self.counts.shape)
+        self.rows += sign * len(bins)
 
     def report(self, thresholds: Thresholds) -> dict[str, Any]:
         """Each distribution's PSI, status, bins and shares (reference and current)."""
@@ -152,7 +154,6 @@ class DriftWindow:
         self._first_rows = 0
         self._lock = threading.Lock()
         self._tally: Tally | None = None
-        self.rows = 0
         if profile is not None:
             self._start(profile)
 
@@ -172,7 +173,6 @@ class DriftWindow:
         self._tally = Tally(profile)
         self._ring = np.zeros((self.size, len(self._tally.names)), dtype=np.int16)
         self._next = 0
-        self.rows = 0
 
     def observe(self, X: Any, predictions: Any | None = None) -> None:
         """Count a batch of served rows: the validated model input and the model's answers."""
@@ -188,12 +188,11 @@ class DriftWindow:
         assert self._tally is not None
         bins = bins[-self.size :]  # rows older than the window would leave it at once
         slots = (self._next + np.arange(len(bins))) % self.size
-        held = slots[slots < self.rows]  # slots fill in order, so a slot below `rows` is taken
+        held = slots[slots < self._tally.rows]  # slots fill in order: one below `rows` is taken
         self._tally.add(self._ring[held], sign=-1)
         self._ring[slots] = bins
         self._tally.add(bins)
         self._next = (self._next + len(bins)) % self.size
-        self.rows = min(self.size, self.rows + len(bins))
 
     def _learn(self, columns: dict[str, np.ndarray], predictions: Any | None) -> None:
         """Keep rows until there are `size` of them, then profile them as the reference."""
@@ -220,6 +219,11 @@ class DriftWindow:
             rest_outputs = None if outputs is None else outputs[self.size :]
             self._push(self._tally.bins(rest, rest_outputs))
 
+    @property
+    def rows(self) -> int:
+        """Rows the window holds."""
+        return 0 if self._tally is None else self._tally.rows
+
     def counts(self) -> np.ndarray:
         """A copy of the bin counts, one row per tracked distribution (for tests and gauges)."""
         with self._lock:
@@ -238,11 +242,7 @@ class DriftWindow:
                     PREDICTION: None,
                 }
             return drift_report(
-                self._tally,
-                self.thresholds,
-                window=self.size,
-                rows=self.rows,
-                reference=self.reference,
+                self._tally, self.thresholds, window=self.size, reference=self.reference
             )
 
 
@@ -251,7 +251,6 @@ def drift_report(
     thresholds: Thresholds,
     *,
     window: int | None,
-    rows: int,
     reference: Reference | None = "profile",
 ) -> dict[str, Any]:
     """The drift report of counted rows: the same shape live (a window) and offline (None)."""
@@ -259,7 +258,7 @@ def drift_report(
     entries = [*body["features"].values(), *([body[PREDICTION]] if body[PREDICTION] else [])]
     return {
         "window": window,
-        "rows": rows,
+        "rows": tally.rows,
         "reference": reference,
         "status": _worst([entry["status"] for entry in entries]),
         "thresholds": {"warn": thresholds.warn, "alert": thresholds.alert},
