@@ -7,7 +7,7 @@ missing values in every feature.
 Example:
     >>> profile = create_profile({"age": np.arange(100.0)}, None, bins=4)
     >>> profile.features["age"].edges
-    [24.75, 49.5, 74.25]
+    [25.0, 50.0, 75.0]
 """
 
 from __future__ import annotations
@@ -139,7 +139,13 @@ def describe(values: Any, kind: Kind, *, bins: int = DEFAULT_BINS) -> Distributi
         numbers = _as_numbers(values)
         present = numbers[~np.isnan(numbers)]
         quantiles = np.linspace(0, 1, bins + 1)[1:-1]
-        edges = np.unique(np.quantile(present, quantiles)) if len(present) else np.empty(0)
+        # Observed values as edges ("higher"): a feature of few values gets a bin per value,
+        # not fractional edges between them.
+        edges = (
+            np.unique(np.quantile(present, quantiles, method="higher"))
+            if len(present)
+            else np.empty(0)
+        )
         spread = Distribution(kind=kind, edges=edges.tolist(), shares=[0.0] * (len(edges) + 1))
     else:
         keys = pd.Series(_keys(values, boolean=kind == "boolean"), dtype=object)
