@@ -102,7 +102,9 @@ def test_the_prediction_profile_is_the_models_own_answers(predictors: dict[str, 
     assert profile.rows == len(rows) == 150
     assert profile.prediction is not None
     shares = dict(zip(profile.prediction.categories, profile.prediction.shares, strict=False))
-    assert shares == {str(label): round(count / 150, 6) for label, count in zip(labels, counts)}
+    assert shares == {
+        str(label): round(count / 150, 6) for label, count in zip(labels, counts, strict=True)
+    }
 
 
 def test_a_regressor_profiles_its_values_in_bins(example_bundles: dict[str, ModelBundle]):
