@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,6 +39,7 @@ _LOOKUP_IN_C = 4096
 MAX_PROFILE_ROWS = 200_000
 """Rows of a sample a profile is computed from (the first ones): quantiles settle long before."""
 
+_SHOWN = 5
 Kind = Literal["numeric", "categorical", "boolean"]
 OTHER, MISSING = "other", "missing"
 _KINDS: dict[FeatureType, Kind] = {
@@ -214,10 +215,10 @@ def profile_input(
     Raises:
         InvalidInputError: the table lacks a feature, or none of its rows is valid.
     """
-    from modelport.screening import check_columns, screen_frame
+    from modelport.screening import screen_frame
 
     metadata = predictor.input_metadata
-    check_columns(frame.columns, metadata)
+    require_columns(frame.columns, metadata)
     screened = screen_frame(frame.head(MAX_PROFILE_ROWS).reset_index(drop=True), metadata)
     if screened.X is None or not len(screened.valid):
         first = screened.problems[0] if screened.problems else None
@@ -225,6 +226,24 @@ def profile_input(
         raise InvalidInputError.single(f"no valid row in the sample to profile{reason}")
     predictions = predictor.predict_array(screened.X)
     return create_profile(feature_columns(screened.X, metadata), predictions, metadata, bins=bins)
+
+
+def require_columns(columns: Iterable[str], metadata: ModelMetadata) -> None:
+    """Refuse a table that lacks a profiled feature: the profile (or the drift) of a default
+    would say nothing of the data. Otherwise as the batch scorer checks a table.
+
+    Raises:
+        InvalidInputError: naming the features the table lacks.
+    """
+    from modelport.screening import check_columns
+
+    defaulted = [name for name in check_columns(columns, metadata) if _profiled(name, metadata)]
+    if defaulted:
+        shown = ", ".join(defaulted[:_SHOWN]) + (", ..." if len(defaulted) > _SHOWN else "")
+        raise InvalidInputError.single(
+            f"the table has no column for the features {shown} "
+            "(their defaults would stand in for data)"
+        )
 
 
 def prediction_kind(predictions: np.ndarray, metadata: ModelMetadata | None) -> Kind:

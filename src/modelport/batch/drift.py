@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,9 +20,12 @@ from modelport.batch.readers import open_input
 from modelport.drift import PREDICTION, Tally, Thresholds, drift_report
 from modelport.errors import InputTableError, ModelportError, StoreError
 from modelport.predictor import Predictor
-from modelport.profile import Profile, feature_columns
-from modelport.screening import check_columns, screen_frame
+from modelport.profile import Profile, feature_columns, require_columns
+from modelport.screening import screen_frame
 from modelport.store import open_store, store_exists
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is read
+    from modelport.store.sql import SqlStore
 
 TIME_COLUMNS = ("time", "scored_at")
 """Columns a log's rows are timed by: a prediction log's `time`, a scoring run's `scored_at`."""
@@ -57,7 +60,7 @@ def drift_of_table(
     table = open_input(source, metadata, query=query)
     rejected = 0
     try:
-        check_columns(table.columns(), metadata)
+        require_columns(table.columns(), metadata)
         for chunk in table.chunks(chunk_size):
             screened = screen_frame(chunk.reset_index(drop=True), metadata)
             rejected += len(chunk) - len(screened.valid)
@@ -131,19 +134,41 @@ def _profile(predictor: Predictor) -> Profile:
 
 
 def _log_frames(url: str, table: str, since: datetime | None) -> Iterator[pd.DataFrame]:
-    """The rows of a store's completed runs, from `since` on."""
+    """The rows of a store's completed runs (those that ended after `since`); a database
+    table without runs, as a prediction log is, is read whole. Rows before `since` are
+    dropped."""
+    from modelport.store.sql import SqlStore
+
     with open_store(url, table) as store:
         if not store_exists(store):
             raise StoreError(f"no predictions store at {store.location}")
-        runs = [run.id for run in store.runs() if run.status == "completed"]
-        if not runs:
+        runs = [
+            run.id
+            for run in store.runs()
+            if run.status == "completed"
+            and (since is None or run.ended_at is None or run.ended_at >= since)
+        ]
+        if runs:
+            frame = store.read(runs)
+        elif isinstance(store, SqlStore) and not store.runs():
+            frame = _whole_table(store)
+        else:
             raise StoreError(f"{store.location} holds no completed run")
-        frame = store.read(runs)
     if PREDICTION not in frame.columns:
-        raise StoreError(f"{url} has no {PREDICTION} column")
+        raise StoreError(f"{store.location} has no {PREDICTION} column")
     if since is not None:
-        frame = frame[_times(frame, url) >= since]
+        frame = frame[_times(frame, store.location) >= since]
     yield frame
+
+
+def _whole_table(store: SqlStore) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as connection:
+        if not sa.inspect(connection).has_table(store.table):
+            raise StoreError(f"{store.location} has no table {store.table!r}")
+        table = sa.Table(store.table, sa.MetaData(), autoload_with=connection)
+        return pd.read_sql(sa.select(table), connection)
 
 
 def _times(frame: pd.DataFrame, url: str) -> pd.Series:
