@@ -275,7 +275,9 @@ def bundle_command(
         err.print(f"[yellow]note:[/] {note}", highlight=False)
     out.print(
         f"wrote {output} (sha256 {digest}): {len(result.metadata.features)} features, "
-        f"task {result.metadata.task}; check it with: modelport inspect {output}",
+        f"task {result.metadata.task}"
+        + (f", reference profile of {result.profile.rows:,} rows" if result.profile else "")
+        + f"; check it with: modelport inspect {output}",
         highlight=False,
     )
 

@@ -154,6 +154,8 @@ def _print_report(report: dict[str, Any]) -> None:
     )
     listing = Table("", "psi", "status", "moved most", header_style="bold", box=None)
     entries = dict(report["features"])
+    if not any(entry["rows"] for entry in entries.values()):
+        entries = {}  # a log of predictions only: the note says where features come from
     if report["prediction"] is not None:
         entries["(prediction)"] = report["prediction"]
     for name, entry in entries.items():
