@@ -197,13 +197,11 @@ def feature_columns(X: Any, metadata: ModelMetadata) -> dict[str, np.ndarray]:
     """The profiled features' columns of a validated model input (matrix, frame or texts)."""
     if metadata.input_kind == "text" or isinstance(X, list):
         return {}  # free text has no bins
-    names = metadata.feature_names
+    profiled = [(i, spec.name) for i, spec in enumerate(metadata.features) if spec.type in _KINDS]
     if isinstance(X, pd.DataFrame):
-        pick = {name: X[name].to_numpy() for name in names if name in X.columns}
-    else:
-        matrix = np.asarray(X)
-        pick = {name: matrix[:, i] for i, name in enumerate(names) if i < matrix.shape[1]}
-    return {name: values for name, values in pick.items() if _profiled(name, metadata)}
+        return {name: X[name].to_numpy() for _, name in profiled if name in X.columns}
+    matrix = np.asarray(X)
+    return {name: matrix[:, i] for i, name in profiled if i < matrix.shape[1]}
 
 
 def profile_input(
