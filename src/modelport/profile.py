@@ -92,6 +92,10 @@ class Distribution(BaseModel):
             numbers = _as_numbers(values)
             bins = np.searchsorted(np.asarray(self.edges, dtype=np.float64), numbers, "right")
             return np.where(np.isnan(numbers), len(self.shares), bins)
+        if isinstance(values, pd.Categorical):  # a DataFrame model's input: bin each category once
+            by_category = self.bin_indices(np.asarray(values.categories, dtype=object))
+            codes = np.asarray(values.codes)
+            return np.append(by_category, self.n_bins - 1)[codes]  # code -1: the missing bin
         array = np.asarray(values, dtype=object)
         other, boolean = len(self.categories), self.kind == "boolean"
         if len(array) > _LOOKUP_IN_C and not boolean:
@@ -199,7 +203,7 @@ def feature_columns(X: Any, metadata: ModelMetadata) -> dict[str, np.ndarray]:
         return {}  # free text has no bins
     profiled = [(i, spec.name) for i, spec in enumerate(metadata.features) if spec.type in _KINDS]
     if isinstance(X, pd.DataFrame):
-        return {name: X[name].to_numpy() for _, name in profiled if name in X.columns}
+        return {name: _values(X[name]) for _, name in profiled if name in X.columns}
     matrix = np.asarray(X)
     return {name: matrix[:, i] for i, name in profiled if i < matrix.shape[1]}
 
@@ -249,6 +253,11 @@ def prediction_kind(predictions: np.ndarray, metadata: ModelMetadata | None) -> 
     if metadata is not None and metadata.task is not None:
         return "categorical" if metadata.task.is_classification else "numeric"
     return "numeric" if predictions.dtype.kind in "fiu" else "categorical"
+
+
+def _values(column: pd.Series) -> Any:
+    """A frame's column as values to bin: a categorical column keeps its codes."""
+    return column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
 
 
 def _profiled(name: str, metadata: ModelMetadata) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -63,6 +64,17 @@ def test_a_category_reads_the_same_from_text_an_integer_or_a_float_matrix():
         spread.categories.index("7"),
         spread.categories.index("7"),
     ]
+
+
+def test_a_pandas_categorical_is_binned_as_its_values_are():
+    spread = describe(np.array(["a", "b", "b", "c"], dtype=object), "categorical")
+    values = ["c", None, "a", "zzz", "b"]
+    categorical = pd.Categorical(values, categories=["a", "b", "c", "zzz"])
+    assert (
+        spread.bin_indices(categorical).tolist()
+        == spread.bin_indices(np.array(values, dtype=object)).tolist()
+        == [2, 4, 1, 3, 0]  # b, a, c by frequency, other, missing
+    )
 
 
 def test_booleans_read_the_same_as_bools_or_as_floats():
