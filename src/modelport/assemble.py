@@ -16,6 +16,7 @@ from modelport.completion import complete_metadata
 from modelport.errors import BundleError, InvalidInputError, ModelportError
 from modelport.introspection import is_text_pipeline
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
+from modelport.profile import Profile, profile_input
 from modelport.sample import profile_sample
 from modelport.validation import validate_records
 
@@ -29,6 +30,8 @@ class Assembly:
     estimator: Any
     metadata: ModelMetadata
     notes: list[str] = field(default_factory=list)
+    profile: Profile | None = None
+    """The sample's reference profile, for drift (none without a sample)."""
 
 
 def assemble(
@@ -72,9 +75,11 @@ def assemble(
     metadata = complete_metadata(estimator, given)
     if not metadata.features:
         notes.append("the model does not say how many features it takes: add them to the metadata")
+    profile = None
     if sample is not None:
         _check_predicts(estimator, metadata, sample)
-    return Assembly(estimator=estimator, metadata=metadata, notes=notes)
+        profile = _profile(estimator, metadata, sample)
+    return Assembly(estimator=estimator, metadata=metadata, notes=notes, profile=profile)
 
 
 def _drop_target(sample: pd.DataFrame, target: str | None) -> pd.DataFrame:
@@ -136,6 +141,16 @@ def _check_predicts(estimator: Any, metadata: ModelMetadata, sample: pd.DataFram
         raise BundleError(
             f"the joined model failed on the sample: {type(error).__name__}: {error}"
         ) from None
+
+
+def _profile(estimator: Any, metadata: ModelMetadata, sample: pd.DataFrame) -> Profile:
+    from modelport.bundle import ModelBundle
+    from modelport.predictor import Predictor
+
+    try:
+        return profile_input(Predictor(ModelBundle(estimator, metadata)), sample)
+    except InvalidInputError as error:
+        raise BundleError(f"cannot profile the sample: {error}") from None
 
 
 def read_sample(path: str | os.PathLike[str]) -> pd.DataFrame:

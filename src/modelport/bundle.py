@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import pickle
 from collections.abc import Iterable
@@ -18,8 +19,10 @@ from modelport.atomic import write_atomically
 from modelport.completion import complete_metadata
 from modelport.errors import BundleError
 from modelport.metadata import ModelMetadata
+from modelport.profile import PROFILE_VERSION, Profile
 
 SKOPS_SUFFIX = ".skops"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class ModelBundle:
     metadata: ModelMetadata
     path: Path | None = None
     sha256: str | None = None
+    profile: Profile | None = None
+    """The training data's reference profile, when the bundle carries one (drift needs it)."""
 
     @property
     def name(self) -> str:
@@ -70,7 +75,10 @@ def load_bundle(
         metadata = complete_metadata(estimator, given)
     except BundleError as error:
         raise BundleError(f"{path}: {error}") from None
-    return ModelBundle(estimator=estimator, metadata=metadata, path=path, sha256=digest)
+    profile = _profile(path, content.get("profile") if isinstance(content, dict) else None)
+    return ModelBundle(
+        estimator=estimator, metadata=metadata, path=path, sha256=digest, profile=profile
+    )
 
 
 def load_object(
@@ -96,15 +104,24 @@ def load_object(
 
 
 def save_bundle(
-    estimator: Any, path: str | os.PathLike[str], metadata: ModelMetadata | None = None
+    estimator: Any,
+    path: str | os.PathLike[str],
+    metadata: ModelMetadata | None = None,
+    profile: Profile | None = None,
 ) -> str:
     """Write a bundle, joblib or `.skops` by the file's suffix, atomically.
+
+    Args:
+        profile: the training data's reference profile (`modelport.profile`), stored as
+            plain data beside the metadata.
 
     Returns:
         The sha256 of the written file, to pin it when loading.
     """
     path = Path(path)
-    content = {"model": estimator, "metadata": _stored(metadata or ModelMetadata())}
+    content: dict[str, Any] = {"model": estimator, "metadata": _stored(metadata or ModelMetadata())}
+    if profile is not None:
+        content["profile"] = profile.model_dump(mode="json")
     if path.suffix == SKOPS_SUFFIX:
         import skops.io
 
@@ -122,6 +139,32 @@ def _stored(metadata: ModelMetadata) -> dict[str, Any]:
     return metadata.model_dump(
         mode="json", exclude_none=True, exclude={"input_kind", "is_explainable", "allows_nan"}
     )
+
+
+def _profile(path: Path, raw: Any) -> Profile | None:
+    """The stored profile; none in the file (an older bundle) or a newer shape is no profile,
+    since a model serves without one; a malformed one is an error, as malformed metadata is."""
+    if raw is None:
+        return None
+    if isinstance(raw, dict) and isinstance(raw.get("version"), int):
+        if raw["version"] > PROFILE_VERSION:
+            logger.warning(
+                "%s: its reference profile has version %s, newer than this modelport reads "
+                "(%s): drift has no reference",
+                path,
+                raw["version"],
+                PROFILE_VERSION,
+            )
+            return None
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BundleError(
+            f"{path} has an invalid reference profile{f' at {where}' if where else ''}: "
+            f"{first['msg']}"
+        ) from None
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -120,6 +120,7 @@ def inspect(
         "sha256": loaded.sha256,
         "family": family(loaded.estimator),
         "metadata": loaded.metadata.model_dump(mode="json", exclude_none=True),
+        "profile": loaded.profile.model_dump(mode="json") if loaded.profile else None,
     }
     if json:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -144,6 +145,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "takes NaN": "yes" if metadata.get("allows_nan") else "no",
         "examples": str(len(metadata.get("examples", []))),
         "sha256": summary["sha256"],
+        "profile": _profile_line(summary["profile"]),
     }
     for key, value in rows.items():
         head.add_row(key, str(value))
@@ -162,6 +164,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
             feature.get("description", ""),
         )
     out.print(features, highlight=False)
+
+
+def _profile_line(profile: dict[str, Any] | None) -> str:
+    """The reference profile in a line: what drift will compare with."""
+    if profile is None:
+        return "none (drift has no reference; add one with modelport profile)"
+    parts = [f"{profile['rows']:,} rows", f"{len(profile['features'])} features"]
+    prediction = profile["prediction"]
+    if prediction is not None:
+        count = len(prediction["shares"])
+        parts.append(
+            f"prediction in {count} bins"
+            if prediction["kind"] == "numeric"
+            else f"prediction shares of {len(prediction['categories'])} classes"
+        )
+    return ", ".join(parts)
 
 
 def _cell(value: Any) -> str:
@@ -250,14 +268,16 @@ def bundle_command(
             target=target,
             name=name or output.stem,
         )
-        digest = save_bundle(result.estimator, output, result.metadata)
+        digest = save_bundle(result.estimator, output, result.metadata, result.profile)
     except ModelportError as error:
         _fail(error)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {note}", highlight=False)
     out.print(
         f"wrote {output} (sha256 {digest}): {len(result.metadata.features)} features, "
-        f"task {result.metadata.task}; check it with: modelport inspect {output}",
+        f"task {result.metadata.task}"
+        + (f", reference profile of {result.profile.rows:,} rows" if result.profile else "")
+        + f"; check it with: modelport inspect {output}",
         highlight=False,
     )
 
@@ -303,10 +323,13 @@ def serve(
 
 from modelport.cli_batch import optional_resume, runs, score  # noqa: E402 - they use the above
 from modelport.cli_dashboard import dashboard  # noqa: E402
+from modelport.cli_drift import drift, profile  # noqa: E402
 
 app.command()(score)
 app.command()(runs)
 app.command()(dashboard)
+app.command()(profile)
+app.command()(drift)
 
 
 def main() -> None:

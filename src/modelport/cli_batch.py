@@ -164,10 +164,9 @@ def runs(
 
 def _check_exists(store: Any) -> None:
     """Listing the runs of a store that is not there is a typo: say so, create nothing."""
-    from modelport.store.sql import SqlStore, missing_sqlite_file
+    from modelport.store import store_exists
 
-    missing = missing_sqlite_file(store.engine) if isinstance(store, SqlStore) else None
-    if missing or (not isinstance(store, SqlStore) and not store.manifest.exists()):
+    if not store_exists(store):
         raise StoreError(f"no predictions store at {store.location}")
 
 

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "MODELPORT_"
@@ -25,6 +25,9 @@ DEFAULT_CHUNK_SIZE = 50_000
 DEFAULT_MAX_INVALID = 0.05
 DEFAULT_TABLE = "predictions"
 DEFAULT_DASHBOARD_PORT = 8501
+DEFAULT_DRIFT_WINDOW = 1000
+DEFAULT_DRIFT_WARN = 0.1
+DEFAULT_DRIFT_ALERT = 0.25
 
 
 class Settings(BaseSettings):
@@ -188,6 +191,29 @@ class Settings(BaseSettings):
 
     dashboard_port: int = Field(default=DEFAULT_DASHBOARD_PORT, ge=0, le=65535)
     """Port the dashboard listens on (on `host`)."""
+
+    # --- drift: inputs and predictions against the bundle's reference profile ---------------
+
+    drift_window: int = Field(default=DEFAULT_DRIFT_WINDOW, ge=1, le=10_000_000)
+    """Rows served that live drift is computed over (the last ones)."""
+
+    drift_warn: float = Field(default=DEFAULT_DRIFT_WARN, ge=0)
+    """Population stability index from which a feature's drift is `warn`."""
+
+    drift_alert: float = Field(default=DEFAULT_DRIFT_ALERT, ge=0)
+    """Population stability index from which a feature's drift is `alert`."""
+
+    drift_reference: Literal["profile", "first-window"] = "profile"
+    """What drift compares with: the bundle's profile; with `first-window`, a bundle without
+    one takes the first `drift_window` rows it serves as its reference."""
+
+    @model_validator(mode="after")
+    def _check_drift_thresholds(self) -> Settings:
+        if self.drift_warn > self.drift_alert:
+            raise ValueError(
+                f"drift_warn ({self.drift_warn}) must not be above drift_alert ({self.drift_alert})"
+            )
+        return self
 
     @field_validator("trusted_types", "api_keys", "admin_keys", mode="before")
     @classmethod

@@ -20,10 +20,13 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 
-from modelport.bundle import save_bundle
+from modelport.bundle import ModelBundle, save_bundle
+from modelport.completion import complete_metadata
 from modelport.errors import ModelNotFoundError
 from modelport.examples import _bank, _sentiment, _tabular, _wind
 from modelport.metadata import ModelMetadata
+from modelport.predictor import Predictor
+from modelport.profile import profile_input
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Example:
     summary: str
     build: Callable[[], tuple[Any, ModelMetadata]]
     data: Callable[[], pd.DataFrame]
+    train: Callable[[], pd.DataFrame] | None = None
+    """The rows the model learnt from, which its reference profile describes (else `data`)."""
 
 
 def _bundled(loader: Callable[..., Any]) -> Callable[[], pd.DataFrame]:
@@ -56,6 +61,14 @@ def _new_clients() -> pd.DataFrame:
 
 def _new_readings() -> pd.DataFrame:
     return _wind.generate(_wind.N_ROWS, seed=_wind.SEED + 1)[0]
+
+
+def _clients() -> pd.DataFrame:
+    return _bank.generate()[0]
+
+
+def _readings() -> pd.DataFrame:
+    return _wind.generate()[0]
 
 
 def _reviews() -> pd.DataFrame:
@@ -100,12 +113,14 @@ EXAMPLES: dict[str, Example] = {
             "LightGBM with categorical features, bank marketing",
             _bank.lightgbm_binary,
             _new_clients,
+            _clients,
         ),
         Example(
             "bank-marketing",
             "Pipeline: one-hot encoder + logistic regression, labels yes/no",
             _bank.bank_marketing,
             _new_clients,
+            _clients,
         ),
         Example(
             "sentiment",
@@ -118,6 +133,7 @@ EXAMPLES: dict[str, Example] = {
             "gradient boosting on 12 turbine sensors, each with a default",
             _wind.wind_turbine,
             _new_readings,
+            _readings,
         ),
     )
 }
@@ -168,10 +184,14 @@ def save_example_data(name: str, path: str | os.PathLike[str]) -> int:
 
 
 def save_example(name: str, path: str | os.PathLike[str]) -> str:
-    """Build the example `name` and write it as a bundle (joblib, or skops by suffix).
+    """Build the example `name` and write it as a bundle (joblib, or skops by suffix), with
+    the reference profile of the rows it learnt from.
 
     Returns:
         The sha256 of the written file.
     """
-    estimator, metadata = build_example(name)
-    return save_bundle(estimator, path, metadata)
+    example = _example(name)
+    estimator, metadata = example.build()
+    predictor = Predictor(ModelBundle(estimator, complete_metadata(estimator, metadata)))
+    profile = profile_input(predictor, (example.train or example.data)())
+    return save_bundle(estimator, path, metadata, profile)

@@ -26,7 +26,7 @@ from modelport.store.runs import Run
 if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is used
     from modelport.store.sql import SqlStore
 
-__all__ = ["CsvStore", "ParquetStore", "Run", "Store", "is_url", "open_store"]
+__all__ = ["CsvStore", "ParquetStore", "Run", "Store", "is_url", "open_store", "store_exists"]
 
 
 class Store(Readable, Protocol):
@@ -70,3 +70,12 @@ def open_store(output: str, table: str = "predictions") -> SqlStore | ParquetSto
     if output.lower().endswith(".csv"):
         return CsvStore(output)
     return ParquetStore(output)
+
+
+def store_exists(store: SqlStore | ParquetStore | CsvStore) -> bool:
+    """False when nothing was ever written there: reading such a store is a typo, not empty."""
+    from modelport.store.sql import SqlStore, missing_sqlite_file
+
+    if isinstance(store, SqlStore):
+        return missing_sqlite_file(store.engine) is None
+    return store.manifest.exists()
