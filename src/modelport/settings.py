@@ -73,8 +73,10 @@ class Settings(BaseSettings):
 
     max_queue_rows: int | None = Field(default=None, ge=0)
     """Most rows waiting for one model (queued or being predicted); past it a request is
-    refused at once with a 503 and Retry-After. Unset: `max_batch_rows`, so a request that
-    is admitted waits behind one full batch at most, whatever the load. 0: no limit."""
+    refused at once with a 503 and Retry-After. Unset: twice `max_rows`, room for two of
+    the largest calls, so clients sending big batches side by side are not refused while a
+    flood still is (one batch's worth would refuse seven of eight clients sending 1,000 rows
+    each). 0: no limit."""
 
     max_concurrent_bodies: int = Field(default=DEFAULT_MAX_CONCURRENT_BODIES, ge=0)
     """Request bodies read and parsed at once (per worker); past it a 503. With

@@ -26,10 +26,10 @@ def _shed(admission: Admission, model: str, reason: str) -> float:
     return value or 0.0
 
 
-def test_the_queue_limit_defaults_to_one_batch():
-    assert _admission().max_queue_rows == Settings().max_batch_rows == 256
-    assert _admission(max_batch_rows=40).max_queue_rows == 40
-    assert _admission(max_batch_rows=40, max_queue_rows=7).max_queue_rows == 7
+def test_the_queue_limit_defaults_to_two_of_the_largest_calls():
+    assert _admission().max_queue_rows == 2 * Settings().max_rows == 20_000
+    assert _admission(max_rows=40).max_queue_rows == 80
+    assert _admission(max_rows=40, max_queue_rows=7).max_queue_rows == 7
 
 
 def test_a_full_queue_refuses_until_rows_leave():

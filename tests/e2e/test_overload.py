@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,19 @@ def test_bodies_being_read_are_bounded(serve: StartServer, example_dir: Path) ->
         metrics = client.get("/metrics").text
     shed = _sample(metrics, "modelport_requests_shed_total", model="wind-turbine", reason="bodies")
     assert shed == 1
+
+
+def test_clients_sending_big_batches_side_by_side_are_all_served(
+    serve: StartServer, example_dir: Path
+) -> None:
+    """The default queue limit sheds floods, not eight clients of 1,000 rows each."""
+    server = serve(example_dir / "wind-turbine.joblib")
+    body = [{"Ws1_avg": 3.0 + (k % 12)} for k in range(1_000)]
+
+    def send(_: int) -> list[int]:
+        with server.client(timeout=60) as client:
+            return [client.post("/predict", json=body).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [status for batch in pool.map(send, range(8)) for status in batch]
+    assert statuses == [200] * 24

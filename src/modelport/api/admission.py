@@ -31,14 +31,14 @@ class Admission:
     """Counts rows waiting per model and bodies in progress; refuses past the limits.
 
     Args:
-        settings: `max_queue_rows` (unset: `max_batch_rows`; 0: no limit) and
+        settings: `max_queue_rows` (unset: twice `max_rows`; 0: no limit) and
             `max_concurrent_bodies` (0: no limit).
         metrics: where refusals are counted.
     """
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         rows = settings.max_queue_rows
-        self.max_queue_rows = settings.max_batch_rows if rows is None else rows
+        self.max_queue_rows = 2 * settings.max_rows if rows is None else rows
         self.max_bodies = settings.max_concurrent_bodies
         self.metrics = metrics
         self.waiting: Counter[str] = Counter()
