@@ -76,8 +76,11 @@ def _forget_metrics_of(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-WORKER_START_SECONDS = 60
-"""How long a new worker has to answer its first health check (models load after it)."""
+WORKER_HEALTHCHECK_SECONDS = 20
+"""How long the supervisor waits for a worker's answer to its health ping. uvicorn's 5 s
+replaced workers for ever when importing the stack took longer on a busy machine; more
+than this would let a worker that dies in the middle of a ping stall the supervision of
+the others (its pipe never closes) for as long."""
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -106,9 +109,7 @@ def serve(settings: Settings) -> None:
         "access_log": False,  # modelport logs each request itself, with its id and caller
         "timeout_graceful_shutdown": int(settings.grace_seconds),
         "timeout_keep_alive": settings.keep_alive_seconds,
-        # A worker must have started within this; importing the stack takes seconds on a
-        # busy machine, and uvicorn's 5 s default would replace slow starters for ever.
-        "timeout_worker_healthcheck": WORKER_START_SECONDS,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
         "server_header": False,
         "lifespan": "on",
     }
