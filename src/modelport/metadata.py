@@ -159,3 +159,31 @@ class ModelMetadata(BaseModel):
             if feature.name == name:
                 return feature
         raise KeyError(name)
+
+
+def smoke_rows(metadata: ModelMetadata) -> list[dict[str, Any]]:
+    """One typical row from the metadata: each feature's default, else the middle of its
+    range, else its first category (none when a feature gives nothing to go on)."""
+    row = {}
+    for feature in metadata.features:
+        value = _typical(feature)
+        if value is None:
+            return []
+        row[feature.name] = value
+    return [row]
+
+
+def _typical(feature: FeatureSpec) -> Any:
+    if feature.default is not None:
+        return feature.default
+    if feature.categories:
+        return feature.categories[0]
+    if feature.type is FeatureType.CATEGORICAL:
+        return None
+    if feature.type is FeatureType.TEXT:
+        return ""
+    if feature.type is FeatureType.BOOLEAN:
+        return False
+    bounds = [bound for bound in (feature.min, feature.max) if bound is not None]
+    middle = sum(bounds) / len(bounds) if bounds else 0.0
+    return round(middle) if feature.type is FeatureType.INTEGER else middle

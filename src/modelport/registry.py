@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from modelport.bundle import load_bundle
 from modelport.errors import (
@@ -25,7 +25,7 @@ from modelport.errors import (
     ModelNotReadyError,
     ModelportError,
 )
-from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata
+from modelport.metadata import smoke_rows
 from modelport.predictor import Predictor
 from modelport.repository import MODEL_NAME_PATTERN, discover, stamp, version_key
 from modelport.settings import Settings
@@ -327,31 +327,3 @@ def _smoke_test(predictor: Predictor) -> None:
         logger.info("model %s: no row to try it on before serving it", predictor.metadata.name)
         return
     predictor.predict(predictor.validate(rows[: predictor.max_rows]))
-
-
-def smoke_rows(metadata: ModelMetadata) -> list[dict[str, Any]]:
-    """One typical row from the metadata: each feature's default, else the middle of its
-    range, else its first category (none when a feature gives nothing to go on)."""
-    row = {}
-    for feature in metadata.features:
-        value = _typical(feature)
-        if value is None:
-            return []
-        row[feature.name] = value
-    return [row]
-
-
-def _typical(feature: FeatureSpec) -> Any:
-    if feature.default is not None:
-        return feature.default
-    if feature.categories:
-        return feature.categories[0]
-    if feature.type is FeatureType.CATEGORICAL:
-        return None
-    if feature.type is FeatureType.TEXT:
-        return ""
-    if feature.type is FeatureType.BOOLEAN:
-        return False
-    bounds = [bound for bound in (feature.min, feature.max) if bound is not None]
-    middle = sum(bounds) / len(bounds) if bounds else 0.0
-    return round(middle) if feature.type is FeatureType.INTEGER else middle

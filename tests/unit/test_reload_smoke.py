@@ -14,7 +14,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from modelport import ModelMetadata, Settings
-from modelport.registry import Registry, smoke_rows
+from modelport.metadata import smoke_rows
+from modelport.registry import Registry
 
 
 class BrokenRegression(LinearRegression):
