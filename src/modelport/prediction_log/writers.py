@@ -46,3 +46,12 @@ def open_log_writer(target: str) -> LogWriter:
     from modelport.store.parquet_log import ParquetLogWriter
 
     return ParquetLogWriter(target)
+
+
+def check_log_target(target: str) -> None:
+    """Refuse a target that can't hold a log, without connecting to it.
+
+    Raises:
+        StoreError: as `open_log_writer`.
+    """
+    open_log_writer(target).close()
