@@ -142,20 +142,22 @@ def _profile(predictor: Predictor) -> Profile:
 
 
 def _log_frames(url: str, table: str, since: datetime | None) -> Iterator[pd.DataFrame]:
-    """The rows of a store's completed runs (those that ended after `since`); a database
-    table without runs, as a prediction log is, is read whole. Rows before `since` are
+    """The rows of a store's completed runs and prediction log runs (those that ended after
+    `since`); a database table without runs is read whole. Rows before `since` are
     dropped."""
     from modelport.store.sql import SqlStore
 
     with open_store(url, table) as store:
         if not store_exists(store):
             raise StoreError(f"no predictions store at {store.location}")
+        readable = [r for r in store.runs() if r.status == "completed" or is_log_run(r)]
         runs = [
             run.id
-            for run in store.runs()
-            if (run.status == "completed" or is_log_run(run))  # a log commits as it goes
-            and (since is None or run.ended_at is None or run.ended_at >= since)
+            for run in readable
+            if since is None or run.ended_at is None or run.ended_at >= since
         ]
+        if readable and not runs:
+            return  # every run ended before `since`: no rows to compare
         if runs:
             frame = store.read(runs)
         elif isinstance(store, SqlStore) and not store.runs():

@@ -52,14 +52,16 @@ class SqlLogWriter:
             max_name_bytes=63 if engine.dialect.name == "postgresql" else None,
         )
         self.run = new_log_run(self.location, LOG_TABLE)
-        self._shaped: set[str] = set()
-        """Columns the table is known to have; empty until the table and run are checked."""
+        self._shaped: set[str] | None = None
+        """Columns the table is known to have; None until the table and run are checked."""
         self._recorded = False
 
     def append(self, frame: pd.DataFrame, kinds: dict[str, ColumnKind | None]) -> None:
         """Commit the rows (and the run's progress) in one transaction."""
+        if self._shaped is None:
+            self._shape()  # learns the kinds the table has, before the frame is fitted to them
         frame = self.columns.fit(frame, kinds, self.run.id)
-        if not self._shaped or set(frame.columns) - self._shaped:
+        if set(frame.columns) - (self._shaped or set()):
             self._shape()
         advanced = self.run.advanced(read=len(frame), scored=len(frame), rejected=0)
         runs = self.store._runs
@@ -78,7 +80,7 @@ class SqlLogWriter:
     def reset(self) -> None:
         """Forget what is known of the table: the next batch checks it (and the run) again,
         so a database that was dropped and made again gets its table back."""
-        self._shaped = set()
+        self._shaped = None
         self.store._tables.clear()
 
     def finish(self) -> None:
@@ -109,7 +111,7 @@ class SqlLogWriter:
             self.columns.learn(present)
             missing = [c for c in self.columns.columns() if c.name not in present]
             _add_columns(connection, missing)
-        else:
+        elif "time" in self.columns.kinds:  # else there is nothing to create it with yet
             _create(connection, self.columns.columns())
         store = self.store
         store._meta.create_all(connection, tables=[store._runs])
