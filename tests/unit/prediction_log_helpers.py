@@ -31,12 +31,15 @@ def served(
     *,
     route: RouteKind = "classic",
     caller: str | None = "alice",
+    model: str | None = None,
+    version: str = "1",
 ) -> Served:
-    """What a route hands its monitors after answering `records`."""
+    """What a route hands its monitors after answering `records` (the model's name as the
+    registry serves it, when given)."""
     X = predictor.validate(records)
     return Served(
-        model=predictor.bundle.name,
-        version="1",
+        model=model or predictor.bundle.name,
+        version=version,
         sha256=predictor.bundle.sha256 or "",
         request_id=request_id,
         caller=caller,
