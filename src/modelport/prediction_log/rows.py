@@ -71,7 +71,15 @@ def log_frame(
     for name in frame.columns:
         values, kinds[name] = _typed(frame[name], LOG_COLUMNS.get(name))
         data[name] = values
-    return pd.DataFrame(data), kinds
+    return pd.DataFrame({name: _column(values) for name, values in data.items()}), kinds
+
+
+def _column(values: Any) -> Any:
+    """Text stays Python objects: the stores' writers take them as they are (pandas would
+    otherwise convert each column to its own string type, and the writers back)."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, dtype=object, copy=False)
+    return values
 
 
 def _part(group: list[Served], names: Sequence[str] | None) -> pd.DataFrame:
@@ -127,7 +135,23 @@ def _typed(values: pd.Series, fixed: ColumnKind | None) -> tuple[Any, ColumnKind
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64), "float"
     if inferred == "empty" and fixed is None:
         return values, None
-    return np.array([_text(value) for value in values.tolist()], dtype=object), "text"
+    return _texts(values), "text"
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """The column as text, each distinct value cleaned once (a model's name repeats on every
+    row; most values need nothing, which a few C-speed passes show)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    distinct = uniques.tolist()
+    if not (
+        all(type(value) is str for value in distinct)
+        and "\x00" not in "".join(distinct)
+        and max(map(len, distinct), default=0) <= MAX_TEXT
+    ):
+        distinct = [_text(value) for value in distinct]
+    table = np.empty(len(distinct) + 1, dtype=object)
+    table[: len(distinct)] = distinct
+    return table[codes]  # code -1, a missing value: the last slot, None
 
 
 def _text(value: Any) -> str | None:
