@@ -169,10 +169,15 @@ def test_two_worker_processes_write_one_sqlite_file_side_by_side(tmp_path: Path)
     assert logged["request_id"].nunique() == 4000
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "parquet"])
 def test_modelport_drift_reads_the_log_of_one_model_among_several(
-    tmp_path: Path, example_dir: Path, predictors: dict[str, Predictor]
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    example_dir: Path,
+    predictors: dict[str, Predictor],
 ) -> None:
-    target = f"sqlite:///{tmp_path / 'log.db'}"
+    target = _target(kind, request, tmp_path)
     iris, bank = predictors[IRIS], predictors[BANK]
     log = PredictionLog(target, features=features_of(iris, bank))
     rows = example_rows(BANK, 400)
