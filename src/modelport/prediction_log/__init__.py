@@ -102,7 +102,7 @@ class PredictionLog:
         self.dropped = 0
         """Rows lost: the queue was full, the store refused them, or the log stopped first."""
         self._features = features
-        self._names: dict[tuple[str, str], Sequence[str] | None] = {}
+        self._names: dict[tuple[str, str], Sequence[str]] = {}
         self._on_write, self._on_drop = on_write, on_drop
         self._random = random.Random(seed)
         self._queue: deque[Served] = deque()
@@ -269,15 +269,18 @@ class PredictionLog:
         return time.monotonic() >= self._deadline
 
     def _feature_names(self, served: Served) -> Sequence[str] | None:
-        """A record's input columns, asked once per model and bundle."""
+        """A record's input columns, kept per model and bundle once known (a model that is
+        reloading just then is asked again with the next batch)."""
         key = (served.model, served.sha256)
-        if key not in self._names:
+        names = self._names.get(key)
+        if names is None and self._features is not None:
             try:
-                names = self._features(served) if self._features is not None else None
+                names = self._features(served)
             except Exception:  # a model unloaded meanwhile: its rows go without features
                 names = None
-            self._names[key] = names
-        return self._names[key]
+            if names is not None:
+                self._names[key] = names
+        return names
 
     def _drop(self, rows: int, reason: str) -> None:
         with self._counting:  # submit drops from the request's thread, the writer from its own
