@@ -64,7 +64,14 @@ def test_models_with_other_features_share_the_log_and_leave_the_others_empty(
 
 def _hostile_record(values: list[str]) -> Served:
     X = pd.DataFrame(
-        {HOSTILE: [1.5, 2.5, 3.5], "time": [10.0, 20.0, 30.0], LONG_NAME: values, "Ünï": [1, 2, 3]}
+        {
+            HOSTILE: [1.5, 2.5, 3.5],
+            "time": [10.0, 20.0, 30.0],
+            LONG_NAME: values,
+            "Ünï": [1, 2, 3],
+            "nul\x00name": [4, 5, 6],
+            "": [7, 8, 9],
+        }
     )
     return Served(
         model="m'; --",
@@ -97,6 +104,8 @@ def test_hostile_names_and_values_are_stored_safely(
     assert logged["feature_time"].tolist() == [10.0, 20.0, 30.0]  # the log's own `time` stays
     assert pd.api.types.is_datetime64_any_dtype(logged["time"]) or logged["time"].notna().all()
     assert logged["Ünï"].tolist() == [1.0, 2.0, 3.0]
+    assert logged["nul\ufffdname"].tolist() == [4.0, 5.0, 6.0]
+    assert logged["feature_"].tolist() == [7.0, 8.0, 9.0]
     assert logged["model"].tolist() == ["m'; --"] * 3
     assert logged["request_id"].tolist() == ["x\ufffdy"] * 3  # NUL: PostgreSQL refuses it
     long_column = [c for c in logged.columns if c.startswith("a feature with")]

@@ -2,9 +2,9 @@
 
 The log's own columns come first (`LOG_COLUMNS`), then `proba_<class>` per class, then the
 features as the model took them. A feature whose name is one of the log's columns (or
-starts with `proba_`) is stored as `feature_<name>`. Text is stored as it came, except that
-NUL characters (which PostgreSQL refuses) become U+FFFD and text past `MAX_TEXT` characters
-is cut, ending in `…`.
+starts with `proba_`, or is empty) is stored as `feature_<name>`. Text is stored as it
+came, except that NUL characters (which PostgreSQL refuses) become U+FFFD and text past
+`MAX_TEXT` characters is cut, ending in `…`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ FeatureNames = Callable[[Served], Sequence[str] | None]
 
 
 def feature_column(name: str) -> str:
-    """The log column that holds feature `name`."""
+    """The log column that holds feature `name` (a NUL in a name, which PostgreSQL refuses,
+    as U+FFFD)."""
+    name = name.replace("\x00", "\ufffd")
     if name in LOG_COLUMNS or name.startswith(PROBA_PREFIX) or not name:
         return FEATURE_PREFIX + name
     return name
