@@ -146,7 +146,7 @@ class PredictionLog:
                 if not self._stop.is_set() and self._queued + rows <= self.queue_rows:
                     self._queue.append(served)
                     self._queued += rows
-                    if self._queued >= self.batch_rows:
+                    if self._queued >= self.batch_rows > self._queued - rows:  # a batch is full
                         self._ready.notify()
                     return
             self._drop(rows, "stopped" if self._stop.is_set() else "full")
