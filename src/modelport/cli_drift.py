@@ -71,7 +71,11 @@ def drift(
         str | None, typer.Option(help="SELECT, or a table name, for a database --input.")
     ] = None,
     table: Annotated[
-        str | None, typer.Option(help="Table of the --log database (default predictions).")
+        str | None,
+        typer.Option(
+            help="Table of the --log database (default predictions, or prediction_log when "
+            "only the server's log is there)."
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Only --log rows from then: 2026-03-01T12:00, or 24h, 7d.")
@@ -98,7 +102,7 @@ def drift(
         else:
             moment = parse_since(since) if since else None
             assert log is not None
-            result = drift_of_log(predictor, log, thresholds, table=settings.table, since=moment)
+            result = drift_of_log(predictor, log, thresholds, table=table, since=moment)
     except ModelportError as error:
         _fail(error)
     report = {"model": predictor.bundle.name, "source": input_ or log, **result.report}

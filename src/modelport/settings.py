@@ -28,6 +28,9 @@ DEFAULT_DASHBOARD_PORT = 8501
 DEFAULT_DRIFT_WINDOW = 1000
 DEFAULT_DRIFT_WARN = 0.1
 DEFAULT_DRIFT_ALERT = 0.25
+DEFAULT_LOG_QUEUE_ROWS = 100_000
+DEFAULT_LOG_BATCH_ROWS = 5_000
+DEFAULT_LOG_FLUSH_SECONDS = 1.0
 
 
 class Settings(BaseSettings):
@@ -208,6 +211,25 @@ class Settings(BaseSettings):
     drift_reference: Literal["profile", "first-window"] = "profile"
     """What drift compares with: the bundle's profile; with `first-window`, a bundle without
     one takes the first `drift_window` rows it serves as its reference."""
+
+    # --- the prediction log: every row served, in a store ---------------------------------
+
+    prediction_log: str | None = None
+    """Where the server logs each row it answers: a database URL (sqlite:///log.db,
+    postgresql+psycopg://...) or a Parquet folder; table `prediction_log`. Unset: no log."""
+
+    prediction_log_sample: float = Field(default=1.0, gt=0, le=1)
+    """Share of requests logged (each request drawn at random, all its rows or none)."""
+
+    prediction_log_queue_rows: int = Field(default=DEFAULT_LOG_QUEUE_ROWS, ge=1)
+    """Rows the log holds in memory while its writer catches up (per worker); rows served
+    while it is full are dropped and counted, never waited for."""
+
+    prediction_log_batch_rows: int = Field(default=DEFAULT_LOG_BATCH_ROWS, ge=1)
+    """Most rows the log's writer commits in one transaction (or one Parquet part file)."""
+
+    prediction_log_flush_seconds: float = Field(default=DEFAULT_LOG_FLUSH_SECONDS, gt=0)
+    """Longest time a logged row waits in memory before the writer commits it."""
 
     @model_validator(mode="after")
     def _check_drift_thresholds(self) -> Settings:

@@ -43,6 +43,9 @@ def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch)
         ("MODELPORT_MAX_ROWS", "0"),
         ("MODELPORT_MAX_ROWS", "many"),
         ("MODELPORT_BUNDLE_SHA256", "abc"),
+        ("MODELPORT_PREDICTION_LOG_SAMPLE", "0"),
+        ("MODELPORT_PREDICTION_LOG_SAMPLE", "1.5"),
+        ("MODELPORT_PREDICTION_LOG_QUEUE_ROWS", "0"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(
@@ -51,6 +54,18 @@ def test_bad_values_are_refused_naming_the_field(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.removeprefix("MODELPORT_").lower()):
         Settings()
+
+
+def test_the_prediction_log_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MODELPORT_PREDICTION_LOG", "postgresql+psycopg://app@db/logs")
+    monkeypatch.setenv("MODELPORT_PREDICTION_LOG_SAMPLE", "0.25")
+    settings = Settings()
+    assert settings.prediction_log == "postgresql+psycopg://app@db/logs"
+    assert settings.prediction_log_sample == 0.25
+    assert (settings.prediction_log_queue_rows, settings.prediction_log_batch_rows) == (
+        100_000,
+        5_000,
+    )
 
 
 def test_settings_are_frozen():

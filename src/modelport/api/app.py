@@ -23,6 +23,7 @@ from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware
 from modelport.api.middleware import RequestIdMiddleware
 from modelport.api.openapi import install_openapi
+from modelport.api.prediction_log import close_prediction_log, create_prediction_log
 from modelport.api.problems import install_problem_handlers
 from modelport.api.routes import PROBE_PATHS, route_table
 from modelport.api.routes.operation import to_routes
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Raises:
         BundleError: the bundle path holds nothing to serve.
+        StoreError: MODELPORT_PREDICTION_LOG names nothing a log can be written to.
 
     Example:
         >>> from fastapi.testclient import TestClient
@@ -74,8 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url=STATIC_PREFIX,
     )
     app.state.modelport = ServerState(
-        settings, registry, metrics, Dispatcher(settings, metrics), started_at=time.time()
-    )
+        settings, registry, metrics, Dispatcher(settings, metrics), started_at=time.time(),
+        prediction_log=create_prediction_log(settings, registry, metrics),
+    )  # fmt: skip
     install_problem_handlers(app)
     keys, admin_keys = KeyRing.from_settings(settings), KeyRing.for_admins(settings)
     operations = route_table(admin=admin_keys.enabled)
@@ -121,9 +124,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _drain_on_sigterm(state, state.settings.drain_seconds)
     interval = state.settings.reload_interval
     watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
+    if state.prediction_log is not None:
+        state.prediction_log.start()
     yield
     if watching is not None:
         watching.cancel()
+    if state.prediction_log is not None:  # after the requests in flight: it writes their rows
+        await asyncio.to_thread(close_prediction_log, state.prediction_log)
     if not loading.done():
         logger.info("stopping while models are still loading")
 

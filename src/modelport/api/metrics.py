@@ -76,6 +76,16 @@ class Metrics:
             ["model", "outcome"], registry=self.registry,
         )  # fmt: skip
 
+        self.log_rows = Counter(
+            "modelport_prediction_log_rows", "Rows written to the prediction log.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.log_dropped = Counter(
+            "modelport_prediction_log_dropped", "Rows the prediction log dropped, by reason (full:"
+            " its queue; refused: by the store; stopped: still queued when the server stopped).",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+
     def count_rows(self, model: str, n_rows: int) -> None:
         """Count the rows a request had predicted (model calls are observed by the batcher)."""
         self.rows.labels(model).inc(n_rows)

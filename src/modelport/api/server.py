@@ -99,8 +99,13 @@ def serve(settings: Settings) -> None:
 
     Raises:
         BundleError: the bundle path holds nothing to serve (checked before binding).
+        StoreError: the prediction log's target can't hold a log (checked before binding).
     """
     discover(settings.bundle_path)
+    if settings.prediction_log is not None:  # refused here, not in each worker
+        from modelport.prediction_log.writers import check_log_target
+
+        check_log_target(settings.prediction_log)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

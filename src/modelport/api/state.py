@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from modelport.api.dispatch import Dispatcher
 from modelport.api.metrics import Metrics
+from modelport.prediction_log import PredictionLog
 from modelport.registry import Registry
 from modelport.settings import Settings
 
@@ -26,6 +27,8 @@ class ServerState:
     """True from the first SIGTERM: /ready answers 503 so load balancers stop sending."""
     loading: asyncio.Task[None] | None = field(default=None, repr=False)
     """The startup load of every model; set by the lifespan."""
+    prediction_log: PredictionLog | None = field(default=None, repr=False)
+    """Where served rows are logged (MODELPORT_PREDICTION_LOG), or None."""
 
 
 def server_state(app: Starlette) -> ServerState:

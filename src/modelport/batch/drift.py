@@ -9,7 +9,7 @@ also holds each feature), so it is read as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,10 +19,13 @@ import pandas as pd
 from modelport.batch.readers import open_input
 from modelport.drift import PREDICTION, Tally, Thresholds, drift_report
 from modelport.errors import InputTableError, ModelportError, StoreError
+from modelport.prediction_log.rows import feature_column
 from modelport.predictor import Predictor
 from modelport.profile import Profile, feature_columns, require_columns
 from modelport.screening import screen_frame
-from modelport.store import open_store, store_exists
+from modelport.settings import DEFAULT_TABLE
+from modelport.store import is_url, open_store, store_exists
+from modelport.store.log import LOG_TABLE, is_log_run
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only when a database is read
     from modelport.store.sql import SqlStore
@@ -78,17 +81,22 @@ def drift_of_log(
     url: str,
     thresholds: Thresholds,
     *,
-    table: str = "predictions",
+    table: str | None = None,
     since: datetime | None = None,
 ) -> Drift:
     """Drift of the rows a store holds: the predictions of a scoring run's output (and each
     feature a prediction log holds), since a time when given.
 
+    A database's table is `predictions` unless told, or `prediction_log` when only that one
+    is there. A prediction log that holds several models' rows is read for the bundle's
+    model: the rows of its sha256, else of its name.
+
     Raises:
-        StoreError: no store there, or nothing in it to compare.
+        StoreError: no store there, nothing in it to compare, or no row of this model.
     """
     tally = Tally(_profile(predictor))
-    for frame in _log_frames(url, table, since):
+    for frame in _log_frames(url, table or _table_of(url), since):
+        frame = _feature_columns(_rows_of_model(frame, predictor, url), tally.names)
         columns = {name: frame[name].to_numpy() for name in tally.names if name in frame}
         predictions = columns.pop(PREDICTION, None)
         tally.add(tally.bins(columns, predictions))
@@ -134,20 +142,22 @@ def _profile(predictor: Predictor) -> Profile:
 
 
 def _log_frames(url: str, table: str, since: datetime | None) -> Iterator[pd.DataFrame]:
-    """The rows of a store's completed runs (those that ended after `since`); a database
-    table without runs, as a prediction log is, is read whole. Rows before `since` are
+    """The rows of a store's completed runs and prediction log runs (those that ended after
+    `since`); a database table without runs is read whole. Rows before `since` are
     dropped."""
     from modelport.store.sql import SqlStore
 
     with open_store(url, table) as store:
         if not store_exists(store):
             raise StoreError(f"no predictions store at {store.location}")
+        readable = [r for r in store.runs() if r.status == "completed" or is_log_run(r)]
         runs = [
             run.id
-            for run in store.runs()
-            if run.status == "completed"
-            and (since is None or run.ended_at is None or run.ended_at >= since)
+            for run in readable
+            if since is None or run.ended_at is None or run.ended_at >= since
         ]
+        if readable and not runs:
+            return  # every run ended before `since`: no rows to compare
         if runs:
             frame = store.read(runs)
         elif isinstance(store, SqlStore) and not store.runs():
@@ -159,6 +169,56 @@ def _log_frames(url: str, table: str, since: datetime | None) -> Iterator[pd.Dat
     if since is not None:
         frame = frame[_times(frame, store.location) >= since]
     yield frame
+
+
+def _table_of(url: str) -> str:
+    """`predictions`, or `prediction_log` in a database that has only the log."""
+    if not is_url(url):
+        return DEFAULT_TABLE
+    import sqlalchemy as sa
+
+    from modelport.store.sql import create_engine, missing_sqlite_file
+
+    engine = create_engine(url)
+    try:
+        if missing_sqlite_file(engine) is not None:
+            return DEFAULT_TABLE
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            only_log = inspector.has_table(LOG_TABLE) and not inspector.has_table(DEFAULT_TABLE)
+    except sa.exc.SQLAlchemyError:
+        return DEFAULT_TABLE  # reading the store says what is wrong
+    finally:
+        engine.dispose()
+    return LOG_TABLE if only_log else DEFAULT_TABLE
+
+
+def _feature_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """A log's `feature_<name>` columns (features named like the log's own) by their name."""
+    renamed = {
+        feature_column(name): name
+        for name in names
+        if name != PREDICTION and feature_column(name) != name and feature_column(name) in frame
+    }
+    if not renamed:
+        return frame
+    return frame.drop(columns=[n for n in renamed.values() if n in frame]).rename(columns=renamed)
+
+
+def _rows_of_model(frame: pd.DataFrame, predictor: Predictor, url: str) -> pd.DataFrame:
+    """The rows of the bundle's model in a log of several (by sha256, else by name)."""
+    if "model" not in frame.columns or frame["model"].nunique(dropna=True) <= 1:
+        return frame
+    bundle = predictor.bundle
+    if "model_sha256" in frame.columns and bundle.sha256:
+        same = frame["model_sha256"] == bundle.sha256
+        if same.any():
+            return frame[same]
+    same = frame["model"] == bundle.name
+    if not same.any():
+        held = ", ".join(sorted(map(str, frame["model"].dropna().unique()))[:10])
+        raise StoreError(f"{url} holds no rows of model {bundle.name!r} (it holds {held})")
+    return frame[same]
 
 
 def _whole_table(store: SqlStore) -> pd.DataFrame:

@@ -47,10 +47,10 @@ def missing_sqlite_file(engine: Engine) -> str | None:
     return None
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for `url`, or a StoreError that says what is wrong with it."""
+def create_engine(url: str, **options: Any) -> Engine:
+    """An engine for `url` (SQLAlchemy's `options`), or a StoreError that says what is wrong."""
     try:
-        return sa.create_engine(url)
+        return sa.create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise StoreError(f"cannot use the database URL {safe_url(url)}: {error}") from None
 
@@ -61,9 +61,10 @@ class SqlStore(StoreReader):
     Args:
         url: a SQLAlchemy URL (`sqlite:///predictions.db`, `postgresql+psycopg://...`).
         table: the predictions table; rejects go to `<table>_rejects`.
+        engine_options: SQLAlchemy's, for the engine (a pool, connection arguments).
     """
 
-    def __init__(self, url: str, table: str = "predictions") -> None:
+    def __init__(self, url: str, table: str = "predictions", **engine_options: Any) -> None:
         if not TABLE_NAME.match(table) or table == RUNS_TABLE:
             raise StoreError(
                 f"invalid table name {table!r}: letters, digits and _ (not {RUNS_TABLE})"
@@ -71,7 +72,7 @@ class SqlStore(StoreReader):
         self.url = url
         self.location = safe_url(url)
         self.table = table
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, **engine_options)
         self._meta = sa.MetaData()
         self._runs = _runs_table(self._meta)
         self._tables: dict[str, sa.Table] = {}
