@@ -63,21 +63,26 @@ def record(
             target=lambda: result.update(load(url, body, connections, seconds + 2, work))
         )
         loader.start()
+        # A paused thread looks busy to py-spy, so waits would count: it samples without
+        # pausing, except with --native, which must pause the process to unwind C frames.
+        pausing = [] if "--native" in py_spy_options else ["--nonblocking"]
         try:
-            subprocess.run(
+            spy = subprocess.run(
                 [
                     *(str(PY_SPY), "record", "--pid", str(process.pid), "--duration", str(seconds)),
                     *("--rate", str(RATE), "--format", "raw", "--function", "--threads"),
-                    "--nonblocking",  # paused threads all look busy: waits would count
+                    *pausing,
                     *py_spy_options,
                     *("--output", str(stacks)),
                 ],
-                check=True,
                 capture_output=True,
+                text=True,
                 timeout=seconds + 120,
             )
         finally:
             loader.join()
+        if spy.returncode:
+            raise RuntimeError(f"py-spy failed:\n{spy.stderr[-2000:]}")
         check_deployed_defaults(url, log)
     requests_per_s = result["requests"] / (result["duration_us"] / 1e6)
     return stacks, {"requests_per_s": requests_per_s, "rows_per_s": requests_per_s * rows}
@@ -160,7 +165,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="seconds recorded per profile")
     parser.add_argument("--top", type=int, default=25, help="frames listed per table")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile")
-    parser.add_argument("--native", action="store_true", help="py-spy --native: C frames too")
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="py-spy --native: C frames too (the process is paused per sample, so threads "
+        "waiting on a lock or a queue count as busy)",
+    )
     parser.add_argument("--gil", action="store_true", help="py-spy --gil: only GIL holders")
     args = parser.parse_args()
     options = ["--native"] * args.native + ["--gil"] * args.gil
