@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: install chromium postgres wrk podman nginx wheels image format lint test bench bench-overload bench-score demo clean
+.PHONY: install chromium postgres wrk podman nginx wheels image format lint test bench bench-limit bench-profile bench-overload bench-score demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -50,9 +50,20 @@ image: wheels
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y wrk)
 
-# modelport against tutorial-style Flask and FastAPI servers; writes bench/results/.
+# modelport against tutorial-style Flask and FastAPI servers and the bare ASGI + ONNX Runtime
+# reference, with the speed targets met or not; writes bench/results/.
 bench: install wrk
 	$(BIN)/python bench/run.py
+
+# Only the targets' points (rf; the reference, modelport native and onnx, the monitoring
+# pair), 5 s each: about 3 minutes; writes bench/results/limit.md.
+bench-limit: install wrk
+	$(BIN)/python bench/run.py --limit --seconds 5
+
+# py-spy on a modelport server under wrk (native and onnx; 1 row at 64 connections, 1,000
+# rows at 8): the top frames by own and total time; writes bench/results/profile/.
+bench-profile: install wrk
+	$(BIN)/python bench/hotspots.py
 
 # 256 connections on the rf model, admission control on and off; writes bench/results/.
 bench-overload: install wrk

@@ -6,7 +6,8 @@ requests). wrk's clients send their next request at once, a 503 or not; with adm
 the run is repeated with clients that wait the `Retry-After` they are told (as
 `modelport.Client` does). Reported per mode: requests per second, the p50 and p99 latency
 of the answered requests (200), the share of 503s, and the server's peak RSS sampled during
-the load; with the 1-connection p50 and the idle RSS as references. Results go to
+the load; with the 1-connection p50 and the idle RSS as references. modelport runs as
+deployed (auth on, metrics on, the access log at INFO: see bench/servers.py). Results go to
 bench/results/overload.json and overload.md.
 """
 
@@ -26,7 +27,8 @@ from typing import Any
 
 import numpy as np
 import psutil
-from run import build_models, check, rss_mb, running  # bench/run.py, beside this script
+from run import build_models  # bench/run.py and bench/servers.py, beside this script
+from servers import AUTH, check, rss_mb, running
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -55,7 +57,7 @@ def modes(queue_rows: list[str]) -> list[Mode]:
 
 
 _LUA = """
--- @BODY@ and @LATENCIES@ are replaced by paths: Lua's braces make str.format awkward
+-- @BODY@, @LATENCIES@ and @AUTHORIZATION@ are replaced: Lua's braces make str.format awkward
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -69,6 +71,7 @@ end
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "@AUTHORIZATION@"
 local file = io.open("@BODY@", "rb")
 wrk.body = file:read("*a")
 file:close()
@@ -142,6 +145,7 @@ def wrk(
     latencies = work / f"latencies-{connections}.txt"
     script = work / f"timed-{connections}.lua"
     text = _LUA.replace("@BODY@", str(body)).replace("@LATENCIES@", str(latencies))
+    text = text.replace("@AUTHORIZATION@", AUTH["Authorization"])
     script.write_text(text.replace("@DELAY@", _DELAY if waits else ""))
     completed = subprocess.run(
         [

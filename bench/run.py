@@ -1,9 +1,12 @@
-"""`make bench`: modelport against tutorial-style Flask and FastAPI servers, in one run.
+"""`make bench`: modelport against tutorial-style Flask and FastAPI servers, and the limit.
 
 Each server serves the same model file; `wrk` drives each from 127.0.0.1; the in-process
-floor is the model's own `predict_proba` on numpy with no server. Results are written as
-JSON records and a Markdown table of ratios to the baselines of the same run, since
-absolute numbers drift on shared machines.
+floor is the model's own `predict_proba` on numpy with no server. The bare ASGI app with
+ONNX Runtime (`bare-onnx`) is a REFERENCE, the limit of a Python server on the machine,
+not a baseline to beat: modelport's targets are shares of it (bench/targets.py). modelport
+runs as deployed: auth on (a keys file), metrics on, the access log at INFO to a file.
+Results are written as JSON records and Markdown tables of ratios within the same run,
+since absolute numbers drift on shared machines. `--limit` runs only the targets' points.
 """
 
 from __future__ import annotations
@@ -12,40 +15,49 @@ import argparse
 import json
 import os
 import resource
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
 import joblib
-import numpy as np
 import pandas as pd
-import psutil
+from servers import (  # bench/servers.py, beside this script
+    AUTH,
+    REFERENCE,
+    ROOT,
+    check,
+    check_deployed_defaults,
+    rss_mb,
+    running,
+    tolerance,
+)
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from targets import Target, limit_targets, monitoring_settings, targets_table
+from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 CASES = [  # (rows per request, connections)
     (1, 1),
     (1, 8),
     (1, 64),
     (1000, 8),
 ]
+LIMIT_CASES = [(1, 1), (1, 64), (1000, 8)]
+SERVERS = f"flask,fastapi,{REFERENCE},modelport,modelport-onnx,modelport-w2"
+LIMIT_SERVERS = f"{REFERENCE},modelport,modelport-onnx"
 COLD_STARTS = 3
 """Starts per server; the median is reported."""
+FLOOR_ROWS = 10_000
+"""Rows per call of the one-core floor: big enough that the call's overhead is noise."""
+MONITORING_ROUNDS = 2
+"""Alternations of the monitoring point's two servers, so both see the same noise."""
 
 
 @dataclass
@@ -81,7 +93,8 @@ def build_models(folder: Path) -> tuple[dict[str, Path], pd.DataFrame]:
 
 
 def floor(path: Path, frame: pd.DataFrame) -> dict[str, float]:
-    """The model alone, in this process: predict_proba on numpy, one row and 1,000 rows."""
+    """The model alone, in this process: predict_proba on numpy, one row and 1,000 rows,
+    and rows/s on one core (one thread everywhere, 10,000-row calls, median of 5)."""
     model = joblib.load(path)
     one, many = frame.to_numpy()[:1], frame.to_numpy()[:1000]
     with warnings.catch_warnings():
@@ -97,130 +110,25 @@ def floor(path: Path, frame: pd.DataFrame) -> dict[str, float]:
         for _ in range(5):
             model.predict_proba(many)
         many_seconds = (time.perf_counter() - started) / 5
-    return {"p50_ms": statistics.median(times) * 1000, "rows_per_s": 1000 / many_seconds}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def server_command(server: str, path: Path, port: int) -> tuple[list[str], str, dict[str, str]]:
-    """The command, the predict URL path and extra environment for one server."""
-    env = {"BENCH_MODEL_PATH": str(path)}
-    if server == "flask":
-        return (
-            [
-                str(BIN / "gunicorn"),
-                "-w",
-                "1",
-                "-b",
-                f"127.0.0.1:{port}",
-                "bench.baselines.flask_app:app",
-            ],
-            "/predict",
-            env,
-        )
-    if server == "fastapi":
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.baselines.fastapi_app:app",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        return command, "/predict", env
-    # modelport, modelport-onnx, modelport-w2 (two workers), modelport-onnx-w2 ...
-    options = server.split("-")[1:]
-    command = [
-        sys.executable,
-        "-m",
-        "modelport",
-        "serve",
-        str(path),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    for option in options:
-        command += ["--workers", option[1:]] if option.startswith("w") else ["--runtime", option]
-    return command, "/predict?proba=1", env
-
-
-@contextmanager
-def running(
-    server: str, path: Path, log: Path, settings: dict[str, str] | None = None
-) -> Iterator[tuple[str, float, psutil.Process]]:
-    """A started server: its predict URL, its cold start in seconds, and its process.
-
-    `settings` are extra environment variables (`MODELPORT_*`) for the server.
-    """
-    port = free_port()
-    command, route, env = server_command(server, path, port)
-    env |= settings or {}
-    started = time.perf_counter()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=os.environ | env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}{route}"
-    try:
-        body = [{f"f{i}": 0.0 for i in range(20)}]
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.post(url, json=body, timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{server} did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.02)
-        yield url, time.perf_counter() - started, psutil.Process(process.pid)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def check(url: str, path: Path, frame: pd.DataFrame, tolerance: float) -> None:
-    """The server's probabilities must be the model's own, within `tolerance`."""
-    rows = frame.iloc[100:105]
-    answer = httpx.post(url, json=rows.to_dict("records"), timeout=30).json()["prediction"]
-    served = np.array([list(row.values()) if isinstance(row, dict) else row for row in answer])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = joblib.load(path).predict_proba(rows)
-    if not np.allclose(served, expected, atol=tolerance, rtol=0):
-        raise AssertionError(
-            f"{url} answered {served.tolist()}, the model says {expected.tolist()}"
-        )
-
-
-def rss_mb(process: psutil.Process) -> float:
-    """Resident memory of a server and its workers."""
-    processes = [process, *process.children(recursive=True)]
-    return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+        big = frame.to_numpy()[:FLOOR_ROWS]
+        big_seconds = []
+        with threadpool_limits(limits=1):
+            model.predict_proba(big)
+            for _ in range(5):
+                started = time.perf_counter()
+                model.predict_proba(big)
+                big_seconds.append(time.perf_counter() - started)
+    return {
+        "p50_ms": statistics.median(times) * 1000,
+        "rows_per_s": 1000 / many_seconds,
+        "rows_per_s_one_core": FLOOR_ROWS / statistics.median(big_seconds),
+    }
 
 
 _LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "{authorization}"
 local file = io.open("{body}", "rb")
 wrk.body = file:read("*a")
 file:close()
@@ -234,21 +142,14 @@ end
 
 
 def load(url: str, body: Path, connections: int, seconds: float, scripts: Path) -> dict[str, float]:
-    """wrk at `connections` for `seconds`; returns its summary and its own CPU share."""
+    """wrk at `connections` for `seconds`, with the bearer header; its summary and its CPU."""
     script = scripts / f"{body.stem}.lua"
-    script.write_text(_LUA.format(body=body))
+    script.write_text(_LUA.format(body=body, authorization=AUTH["Authorization"]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(
         [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{int(seconds)}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
+            *("wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s"),
+            *("--timeout", "10s", "-s", str(script), url),
         ],
         capture_output=True,
         text=True,
@@ -264,20 +165,35 @@ def load(url: str, body: Path, connections: int, seconds: float, scripts: Path) 
     return result
 
 
+def bodies(frame: pd.DataFrame, work: Path, cases: list[tuple[int, int]]) -> dict[int, Path]:
+    """A JSON list of the first `rows` rows, per case's rows."""
+    paths = {}
+    for rows, _ in cases:
+        paths[rows] = work / f"body-{rows}.json"
+        paths[rows].write_text(json.dumps(frame.iloc[:rows].to_dict("records")))
+    return paths
+
+
 def measure(
-    model: str, server: str, path: Path, frame: pd.DataFrame, work: Path, seconds: float
+    model: str,
+    server: str,
+    path: Path,
+    frame: pd.DataFrame,
+    work: Path,
+    seconds: float,
+    cases: list[tuple[int, int]],
+    cold_starts: int,
 ) -> tuple[list[Point], dict[str, float]]:
-    """Every case against one server, checked for correct answers before and after."""
-    bodies = {}
-    for rows, _ in CASES:
-        bodies[rows] = work / f"body-{rows}.json"
-        bodies[rows].write_text(json.dumps(frame.iloc[:rows].to_dict("records")))
+    """Every case against one server, checked for correct answers before and after (and,
+    for modelport, that auth, metrics and the access log were on throughout)."""
+    body = bodies(frame, work, cases)
     points, peak = [], 0.0
-    with running(server, path, work / f"{model}-{server}.log") as (url, cold_start, process):
-        check(url, path, frame, 1e-5 if server.endswith("onnx") else 1e-9)
-        for rows, connections in CASES:
-            load(url, bodies[rows], connections, 1, work)  # warm-up
-            result = load(url, bodies[rows], connections, seconds, work)
+    log = work / f"{model}-{server}.log"
+    with running(server, path, log) as (url, cold_start, process):
+        check(url, path, frame, tolerance(server))
+        for rows, connections in cases:
+            load(url, body[rows], connections, 1, work)  # warm-up
+            result = load(url, body[rows], connections, seconds, work)
             peak = max(peak, rss_mb(process))
             requests_per_s = result["requests"] / (result["duration_us"] / 1e6)
             points.append(
@@ -294,13 +210,42 @@ def measure(
                     round(result["wrk_cpu"], 2),
                 )
             )
-        check(url, path, frame, 1e-5 if server.endswith("onnx") else 1e-9)
+        check(url, path, frame, tolerance(server))
+        if server.startswith("modelport"):
+            check_deployed_defaults(url, log)
     starts = [cold_start]
-    for _ in range(COLD_STARTS - 1):  # one start is too noisy a figure on a shared machine
+    for _ in range(cold_starts - 1):  # one start is too noisy a figure on a shared machine
         with running(server, path, work / f"{model}-{server}-start.log") as (_, seconds, _):
             starts.append(seconds)
     cold = statistics.median(starts)
     return points, {"cold_start_s": round(cold, 3), "peak_rss_mb": round(peak, 1)}
+
+
+def measure_monitoring(
+    path: Path, frame: pd.DataFrame, work: Path, seconds: float
+) -> dict[str, float]:
+    """rf, 1 row, 64 connections: modelport with the prediction log and drift on, and with
+    both off. Both servers run at once and take turns under load, so they share the noise."""
+    body = bodies(frame, work, [(1, 64)])[1]
+    on, off = monitoring_settings(work)
+    totals = {"on": [0.0, 0.0], "off": [0.0, 0.0]}  # requests, seconds
+    with (
+        running("modelport", path, work / "monitoring-on.log", on) as (url_on, _, _),
+        running("modelport", path, work / "monitoring-off.log", off) as (url_off, _, _),
+    ):
+        urls = {"on": url_on, "off": url_off}
+        for url in urls.values():
+            check(url, path, frame, tolerance("modelport"))
+            load(url, body, 64, 1, work)  # warm-up
+        for _ in range(MONITORING_ROUNDS):
+            for variant, url in urls.items():
+                result = load(url, body, 64, seconds, work)
+                totals[variant][0] += result["requests"] - result["non_2xx"] - result["errors"]
+                totals[variant][1] += result["duration_us"] / 1e6
+        for variant, url in urls.items():
+            check(url, path, frame, tolerance("modelport"))
+            check_deployed_defaults(url, work / f"monitoring-{variant}.log")
+    return {variant: round(n / s, 1) for variant, (n, s) in totals.items()}
 
 
 def table(
@@ -308,22 +253,26 @@ def table(
     floors: dict[str, dict[str, float]],
     starts: dict[tuple[str, str], dict[str, float]],
     servers: list[str],
+    cases: list[tuple[int, int]],
+    cold_starts: int = COLD_STARTS,
 ) -> str:
     """Markdown: per model and case, each server's figure and modelport's ratios.
 
     Ratios are to FastAPI for every modelport server, and to Flask for the default one,
-    for whichever of those baselines ran.
+    for whichever of those baselines ran. The reference gets a column, not a ratio: the
+    targets' table compares with it.
     """
     lines = []
     ours = [s for s in servers if s.startswith("modelport")]
     pairs = [(s, "fastapi") for s in ours if "fastapi" in servers]
     pairs += [("modelport", "flask")] if {"modelport", "flask"} <= set(servers) else []
+    names = [f"{s} (reference)" if s == REFERENCE else s for s in servers]
     for model in floors:
         lines.append(f"\n### {model}\n")
-        header = ["case", "floor (in-process)", *servers, *[f"{a} / {b}" for a, b in pairs]]
+        header = ["case", "floor (in-process)", *names, *[f"{a} / {b}" for a, b in pairs]]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
-        for rows, connections in CASES:
+        for rows, connections in cases:
             by_server = {
                 p.server: p
                 for p in points
@@ -339,15 +288,20 @@ def table(
                 case = f"{rows} rows, {connections} conn: rows/s"
                 figure = {s: f"{p.rows_per_s:,.0f}" for s, p in by_server.items()}
                 floor_cell = f"{floors[model]['rows_per_s']:,.0f}"
-            ratios = [f"{by_server[a].rows_per_s / by_server[b].rows_per_s:.1f}x" for a, b in pairs]
-            lines.append(
-                "| " + " | ".join([case, floor_cell, *[figure[s] for s in servers], *ratios]) + " |"
-            )
-        cold = [f"{starts[(model, s)]['cold_start_s']:.2f} s" for s in servers]
-        rss = [f"{starts[(model, s)]['peak_rss_mb']:.0f} MB" for s in servers]
+            ratios = [
+                f"{by_server[a].rows_per_s / by_server[b].rows_per_s:.1f}x"
+                if {a, b} <= by_server.keys()
+                else "-"
+                for a, b in pairs
+            ]
+            cells = [figure.get(s, "-") for s in servers]
+            lines.append("| " + " | ".join([case, floor_cell, *cells, *ratios]) + " |")
+        cold = [_start(starts, model, s, "cold_start_s", "{:.2f} s") for s in servers]
+        rss = [_start(starts, model, s, "peak_rss_mb", "{:.0f} MB") for s in servers]
         blank = " |" * len(pairs)
+        median = f", median of {cold_starts}" if cold_starts > 1 else ""
         lines.append(
-            "| cold start (process start → first answer, median of 3) | - | "
+            f"| cold start (process start → first answer{median}) | - | "
             + " | ".join(cold)
             + " |"
             + blank
@@ -356,41 +310,71 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+def _start(
+    starts: dict[tuple[str, str], dict[str, float]], model: str, server: str, key: str, form: str
+) -> str:
+    return form.format(starts[(model, server)][key]) if (model, server) in starts else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument(
-        "--servers",
-        default="flask,fastapi,modelport,modelport-onnx,modelport-w2",
-        help="comma-separated",
-    )
+    parser.add_argument("--servers", default=SERVERS, help="comma-separated")
     parser.add_argument("--models", default="rf,lr", help="comma-separated: rf, lr")
+    parser.add_argument(
+        "--limit",
+        action="store_true",
+        help=f"only the targets' points: rf on {LIMIT_SERVERS}, one start each, "
+        "and the monitoring pair; writes limit.json and limit.md",
+    )
     args = parser.parse_args()
-    servers = args.servers.split(",")
+    servers = (LIMIT_SERVERS if args.limit else args.servers).split(",")
+    models = ["rf"] if args.limit else args.models.split(",")
+    cases = LIMIT_CASES if args.limit else CASES
+    cold_starts = 1 if args.limit else COLD_STARTS
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="modelport-bench-") as folder:
         work = Path(folder)
         paths, frame = build_models(work)
-        paths = {name: path for name, path in paths.items() if name in args.models.split(",")}
+        paths = {name: path for name, path in paths.items() if name in models}
         floors = {name: floor(path, frame) for name, path in paths.items()}
         points, starts = [], {}
         for model, path in paths.items():
             for server in servers:
                 print(f"{model} on {server} ...", flush=True)
-                measured, start = measure(model, server, path, frame, work, args.seconds)
+                measured, start = measure(
+                    model, server, path, frame, work, args.seconds, cases, cold_starts
+                )
                 points += measured
                 starts[(model, server)] = start
+        monitoring = None
+        if "rf" in paths and "modelport" in servers:
+            print("rf on modelport, prediction log and drift on, and off ...", flush=True)
+            monitoring = measure_monitoring(paths["rf"], frame, work, args.seconds)
+    targets = limit_targets(points, floors, monitoring)
     record = {
         "floors": floors,
         "points": [asdict(p) for p in points],
         "starts": [{"model": m, "server": s, **v} for (m, s), v in starts.items()],
+        "monitoring_req_per_s": monitoring,
+        "targets": [asdict(t) | {"met": t.met} for t in targets],
+        "seconds": args.seconds,
         "cpus": os.cpu_count(),
     }
-    (args.out / "results.json").write_text(json.dumps(record, indent=2))
-    markdown = table(points, floors, starts, servers)
-    (args.out / "results.md").write_text(markdown)
+    stem = "limit" if args.limit else "results"
+    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=2))
+    markdown = table(points, floors, starts, servers, cases, cold_starts) + _targets_section(
+        targets
+    )
+    (args.out / f"{stem}.md").write_text(markdown)
     print(markdown)
+
+
+def _targets_section(targets: list[Target]) -> str:
+    if not targets:
+        return ""
+    return "\n### targets (rf), each against its reference in this run\n\n" + targets_table(targets)
 
 
 if __name__ == "__main__":
