@@ -21,8 +21,10 @@ example rows and random rows.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import warnings
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.extmath import softmax
 
 from modelport.metadata import FeatureType, ModelMetadata
+from modelport.parallel import free_threads, run_parts
 
 logger = logging.getLogger("modelport.runtime")
 
@@ -132,14 +135,52 @@ class ForestClassifierTwin:
         return np.asarray(self.classes_.take(np.argmax(self.predict_proba(X), axis=1), axis=0))
 
 
+SPLIT_WORK = 25_000
+"""Rows times trees per part, at least, for a call to be split across threads (about a
+millisecond of traversal: the hop to another thread costs some tens of microseconds)."""
+KEPT_ANSWERS = 1_000_000
+"""Values of the trees' answers a call split by trees may keep until they are summed;
+past this it is split by rows."""
+
+
 def _tree_mean(trees: list[Any], method: str, X: Any, width: tuple[int, ...]) -> np.ndarray:
-    """The trees' answers summed in their order, then divided: scikit-learn's arithmetic."""
+    """The trees' answers summed in their order, then divided: scikit-learn's arithmetic.
+
+    A big call runs on several cores (tree traversal releases the GIL), split by trees
+    (each part keeps its trees' answers, summed in the trees' order afterwards) or, when
+    those would take too much memory, by rows: the same sums either way, bit for bit.
+    """
     rows = _tree_input(X)
+    parts = min(free_threads(), len(rows) * len(trees) // SPLIT_WORK, len(trees))
+    if parts <= 1:
+        return _summed(trees, method, width, rows)
+    if len(rows) * len(trees) * int(np.prod(width)) <= KEPT_ANSWERS:
+        answers = run_parts(partial(_answers, method, rows), _cut(trees, parts))
+        total = np.zeros((len(rows), *width), dtype=np.float64)
+        for answer in itertools.chain.from_iterable(answers):
+            total += answer
+        total /= len(trees)
+        return total
+    return np.concatenate(run_parts(partial(_summed, trees, method, width), _cut(rows, parts)))
+
+
+def _summed(trees: list[Any], method: str, width: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
     total = np.zeros((len(rows), *width), dtype=np.float64)
     for tree in trees:
         total += getattr(tree, method)(rows, check_input=False)
     total /= len(trees)
     return total
+
+
+def _answers(method: str, rows: np.ndarray, trees: list[Any]) -> list[np.ndarray]:
+    return [getattr(tree, method)(rows, check_input=False) for tree in trees]
+
+
+def _cut(items: Any, parts: int) -> list[Any]:
+    """`items` in `parts` consecutive slices of nearly equal length."""
+    step, extra = divmod(len(items), parts)
+    bounds = [i * step + min(i, extra) for i in range(parts + 1)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _linear_twin(estimator: Any, order: Order) -> Any | None:
