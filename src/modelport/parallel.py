@@ -5,7 +5,8 @@ trees) runs on every core of one process. The parts run in one shared pool of th
 one per core but the calling thread's (which runs the first part itself): a pool hop costs
 tens of microseconds, a fresh thread ten times more. Each thread has a number of threads
 its calls may use: every core at first, one inside a part (a forest twin called in a
-chunk of the batch scorer does not split again), or what `limited` allows.
+chunk of the batch scorer does not split again), or what `limited` allows; a process
+serving beside others uses its share of the cores (`shared_by`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 """The cores this process may run on."""
 
 _local = threading.local()
+_share: int | None = None  # threads of this process while processes share the cores
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -31,7 +33,7 @@ _pool_lock = threading.Lock()
 def free_threads() -> int:
     """How many threads a call made in this thread may run at once."""
     limit: int | None = getattr(_local, "limit", None)
-    return CORES if limit is None else min(limit, CORES)
+    return min(CORES, limit or CORES, _share or CORES)
 
 
 @contextmanager
@@ -43,6 +45,19 @@ def limited(threads: int) -> Iterator[None]:
         yield
     finally:
         _local.limit = outer
+
+
+@contextmanager
+def shared_by(processes: int) -> Iterator[None]:
+    """Inside the block, calls in any thread of this process use its share of the cores:
+    each of several server workers splits its calls only where cores are left over."""
+    global _share
+    outer = _share
+    _share = max(1, CORES // max(1, processes))
+    try:
+        yield
+    finally:
+        _share = outer
 
 
 def run_parts(function: Callable[[T], R], parts: Sequence[T]) -> list[R]:

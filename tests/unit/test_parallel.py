@@ -105,3 +105,21 @@ def test_the_pool_does_not_keep_a_process_alive():
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "done\n"
+
+
+def test_processes_sharing_the_cores_use_their_share_in_every_thread():
+    seen = []
+
+    def in_another_thread() -> None:
+        seen.append(free_threads())
+
+    with parallel.shared_by(2):
+        thread = threading.Thread(target=in_another_thread)
+        thread.start()
+        thread.join()
+        caller = threading.get_ident()
+        assert run_parts(lambda n: threading.get_ident(), [1, 2]) == [caller, caller]
+    assert seen == [1]
+    assert free_threads() == 2
+    with parallel.shared_by(1):
+        assert free_threads() == 2
