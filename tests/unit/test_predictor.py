@@ -259,3 +259,13 @@ def test_a_value_the_model_rejects_in_a_list_names_only_that_row(open_job):
     with pytest.raises(InvalidInputError, match="row 1"):
         open_job.predict_records(records, proba=True)
     assert len(open_job.predict_records([good, good, good])) == 3
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], ["a", "b", "c", "d"]], ids=["two", "four"])
+def test_probability_dicts_hold_each_row_s_array_in_class_order(labels):
+    target = np.resize(labels, len(X_TRAIN))
+    predictor = _predictor(LogisticRegression().fit(X_TRAIN, target))
+    X = predictor.validate([LOW, HIGH, LOW])
+    rows = predictor.predict_proba(X)
+    assert [list(row) for row in rows] == [labels] * 3
+    assert [list(row.values()) for row in rows] == predictor.predict_proba_array(X).tolist()

@@ -23,8 +23,8 @@ def test_a_twin_that_fails_on_valid_rows_gives_way_to_the_model_logged_once(
     predictor = Predictor(bundle)
     X = predictor.validate(bundle.metadata.examples)
     expected = predictor.predict(X), predictor.predict_proba(X)
-    predictor.runtime.n_classes += 1  # a bug of the twin's: its sums no longer broadcast
-    with pytest.raises(ValueError, match="broadcast"):
+    predictor.runtime.n_features += 1  # a bug of the twin's: it counts a feature too many
+    with pytest.raises(ValueError, match="for a forest of"):
         predictor.runtime.predict_proba(X)
 
     with caplog.at_level(logging.INFO, logger="modelport.runtime"):
@@ -32,8 +32,9 @@ def test_a_twin_that_fails_on_valid_rows_gives_way_to_the_model_logged_once(
     assert answers == [expected] * 3
     [record] = _errors(caplog)
     assert record.getMessage().startswith(
-        "model forest-binary: its numpy runtime failed in predict (ValueError: operands could not "
+        "model forest-binary: its numpy runtime failed in predict (ValueError: "
     )
+    assert "rows for a forest of" in record.getMessage()
     assert record.exc_info is not None  # with its traceback, for the bug report
 
 

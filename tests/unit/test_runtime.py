@@ -202,3 +202,13 @@ def test_a_twin_that_disagrees_with_the_model_is_not_used(monkeypatch, caplog):
         assert numpy_twin(model, metadata) is None
     assert "disagrees with the model's predict" in caplog.text
     assert _predictor(model).runtime is model
+
+
+@pytest.mark.parametrize("width", [4, 6])
+def test_a_forest_twin_refuses_rows_of_another_width_instead_of_reading_past_them(width):
+    """The twin calls the trees' structures, which do not count the features themselves."""
+    model = _fit(RandomForestClassifier(n_estimators=3, random_state=0), frame=False)
+    twin = _predictor(model).runtime
+    assert type(twin) is ForestClassifierTwin
+    with pytest.raises(ValueError, match="for a forest of 5 features"):
+        twin.predict_proba(np.zeros((2, width)))

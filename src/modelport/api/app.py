@@ -28,6 +28,7 @@ from modelport.api.problems import install_problem_handlers
 from modelport.api.routes import PROBE_PATHS, route_table
 from modelport.api.routes.operation import to_routes
 from modelport.api.state import ServerState, server_state
+from modelport.parallel import shared_by
 from modelport.registry import Registry
 from modelport.settings import Settings
 
@@ -126,7 +127,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
     if state.prediction_log is not None:
         state.prediction_log.start()
-    yield
+    with shared_by(state.settings.workers):  # each worker process gets its share of the cores
+        yield
     if watching is not None:
         watching.cancel()
     if state.prediction_log is not None:  # after the requests in flight: it writes their rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ import pandas as pd
 
 from modelport.errors import FieldProblem, InputTableError, InvalidInputError
 from modelport.metadata import Task
+from modelport.parallel import limited, run_parts
 from modelport.predictor import Predictor
 from modelport.screening import screen_frame
 from modelport.store.chunk import Column, ColumnKind, ScoredChunk
@@ -147,11 +147,10 @@ class ChunkScorer:
         parts = min(self.threads, max(1, n_rows // _PARALLEL_ROWS))
         bounds = np.linspace(0, n_rows, parts + 1).astype(int)
         slices = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        if parts == 1:
-            results = [self._answer(X, 0, n_rows)]
-        else:
-            with ThreadPoolExecutor(parts) as pool:
-                results = list(pool.map(lambda s: self._answer(X, *s), slices))
+        # At most `threads` threads in all: a model that splits its own big calls (a forest
+        # twin) splits a lone part, never one of several.
+        with limited(self.threads):
+            results = run_parts(lambda s: self._answer(X, *s), slices)
         refused = [problem for _, problems in results for problem in problems]
         return _joined([answer for answer, _ in results]), refused
 
