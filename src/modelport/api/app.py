@@ -13,6 +13,7 @@ from types import FrameType
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 
 from modelport._version import __version__
 from modelport.api.auth import BearerAuthMiddleware, KeyRing
@@ -22,6 +23,7 @@ from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware
 from modelport.api.middleware import RequestIdMiddleware
+from modelport.api.monitor import Monitor
 from modelport.api.openapi import install_openapi
 from modelport.api.problems import install_problem_handlers
 from modelport.api.routes import PROBE_PATHS, route_table
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         {'prediction': ['virginica']}
     """
     settings = settings or Settings()  # a worker process reads the environment its parent set
-    metrics = Metrics()
+    metrics = Metrics(drift=settings.drift)
     registry = Registry(
         settings,
         on_load=lambda name, ok: metrics.loads.labels(name, "loaded" if ok else "failed").inc(),
@@ -74,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url=STATIC_PREFIX,
     )
     app.state.modelport = ServerState(
-        settings, registry, metrics, Dispatcher(settings, metrics), started_at=time.time()
+        settings,
+        registry,
+        metrics,
+        Dispatcher(settings, metrics),
+        Monitor(settings, registry, metrics),
+        started_at=time.time(),
     )
     install_problem_handlers(app)
     keys, admin_keys = KeyRing.from_settings(settings), KeyRing.for_admins(settings)
@@ -121,9 +128,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _drain_on_sigterm(state, state.settings.drain_seconds)
     interval = state.settings.reload_interval
     watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
+    state.monitor.start()
     yield
     if watching is not None:
         watching.cancel()
+    await run_in_threadpool(state.monitor.close)
     if not loading.done():
         logger.info("stopping while models are still loading")
 
