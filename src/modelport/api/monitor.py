@@ -3,10 +3,9 @@
 A prediction route builds one `Served` record once it has its answers and gives it to
 `Monitor.served`, which costs the event loop an append: the prediction log (when one is
 set, `log.submit`) and live drift read the records elsewhere. Drift runs on the monitor's
-own thread: once a record arrives it lets more gather (`GATHER_SECONDS`), takes every
-record queued, groups them by model, and counts each group into that model's `DriftWindow`
-in one `observe` call (one call per request would cost the loop 5-11 % of a one-row
-prediction).
+own thread: every `GATHER_SECONDS` it takes every record queued, groups them by model, and
+counts each group into that model's `DriftWindow` in one `observe` call (one call per
+request would cost the loop 5-11 % of a one-row prediction).
 
 Each loaded predictor has its own window, made at its first record: a reloaded model starts
 a fresh one. A report, and a scrape of the gauges, first count every record still queued,
@@ -43,8 +42,9 @@ MAX_PENDING_ROWS = 100_000
 """Rows queued for drift past which more are dropped (and counted) rather than held: the
 thread fell behind, and memory must stay bounded."""
 GATHER_SECONDS = 0.1
-"""How long the drift thread lets records gather once one arrives: each wake costs the event
-loop a thread switch and each `observe` a fixed part, so both are paid once per batch.
+"""How often the drift thread counts what was queued. It is not woken per record: waking a
+thread costs the event loop more than the append (a lock and a switch, measured), and each
+`observe` has a fixed part, so both are paid once per tenth of a second, not per request.
 Reports never wait for it: they count what is queued themselves."""
 PUBLISH_SECONDS = 1.0
 """With several workers, how often a worker writes its drift gauges for the others' scrapes."""
@@ -89,7 +89,6 @@ class Monitor:
             weakref.WeakKeyDictionary()
         )
         self._counting = threading.Lock()  # one drain at a time: a report waits for the thread's
-        self._wake = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._published = 0.0
@@ -111,8 +110,6 @@ class Monitor:
             return
         self._rows_in += rows
         self._queue.append(record)
-        if not self._wake.is_set():  # the thread clears it before it drains: nothing is missed
-            self._wake.set()
 
     def start(self) -> None:
         """Start the drift thread (at the app's startup)."""
@@ -127,19 +124,16 @@ class Monitor:
         if thread is None:
             return
         self._closing.set()
-        self._wake.set()
         thread.join(STOP_SECONDS)
         if thread.is_alive():
             logger.warning("the drift thread did not stop within %.0f s", STOP_SECONDS)
 
     def _run(self) -> None:
         multiprocess = self.metrics.multiprocess
-        while not self._closing.is_set():
-            self._wake.wait(PUBLISH_SECONDS if multiprocess else None)
-            self._closing.wait(GATHER_SECONDS)
-            self._wake.clear()
+        while not self._closing.wait(GATHER_SECONDS):
             try:
-                self.drain()
+                if self._queue:
+                    self.drain()
                 if multiprocess and time.monotonic() - self._published >= PUBLISH_SECONDS:
                     self.refresh_gauges()  # the other workers' scrapes read what this one wrote
             except Exception:  # drift must never stop: the next records are counted anyway
