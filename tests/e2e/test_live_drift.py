@@ -55,8 +55,18 @@ def test_eight_clients_at_once_and_every_row_is_counted(serve, example_dir: Path
     assert gauges == {name: entry["psi"] for name, entry in report["features"].items()}
 
 
+def _wait_for_both_workers(server: Server) -> None:
+    """/ready came from one worker; the summed count of loads tells when both serve."""
+    loaded = 'modelport_model_loads_total{model="bank-marketing",outcome="loaded"} 2.0'
+    deadline = time.monotonic() + START_SECONDS
+    while loaded not in server.get("/metrics").text:
+        assert time.monotonic() < deadline, f"not every worker loaded:\n{server.log()}"
+        time.sleep(0.1)
+
+
 def test_with_two_workers_the_gauges_show_each_series_once_at_its_worst(serve, example_dir: Path):
     server = serve(example_dir / f"{BANK}.joblib", "--workers", "2")
+    _wait_for_both_workers(server)
     statuses = [_post(server, body) for body in _bodies(_shifted_clients(), 10)]
     assert statuses == [200] * 100
     deadline = time.monotonic() + START_SECONDS
