@@ -155,10 +155,15 @@ class Monitor:
                 groups.setdefault((record.model, record.version, record.sha256), []).append(record)
             for (model, version, sha256), group in groups.items():
                 window = self._window_of(model, version, sha256)
-                if window is not None:
+                if window is None:
+                    continue
+                try:
                     X = concat_inputs([record.X for record in group])
                     labels = [label for record in group for label in record.predictions]
                     window.observe(X, np.asarray(labels))
+                except Exception:  # one model's rows must not cost the others theirs
+                    logger.exception("model %s: counting %d served requests for drift failed",
+                                     model, len(group))  # fmt: skip
 
     def _window_of(self, model: str, version: str, sha256: str) -> DriftWindow | None:
         """The window of the predictor that serves this version now; None once it no longer
