@@ -139,7 +139,7 @@ class Batcher:
         """One model call for the batch; on failure, one call per request to find the culprit."""
         if len(batch) > 1:
             try:
-                combined = self.call(_concat([item.X for item in batch]))
+                combined = self.call(concat_inputs([item.X for item in batch]))
                 self.on_call(sum(item.rows for item in batch))
                 return _split(combined, [item.rows for item in batch])
             except Exception as error:  # one request's rows broke the batch: answer each alone
@@ -160,7 +160,8 @@ class Batcher:
         return results
 
 
-def _concat(parts: list[Any]) -> Any:
+def concat_inputs(parts: list[Any]) -> Any:
+    """Model inputs of several requests as one (frames, arrays or lists of texts)."""
     first = parts[0]
     if isinstance(first, pd.DataFrame):
         return pd.concat(parts, ignore_index=True)

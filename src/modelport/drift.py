@@ -89,6 +89,9 @@ class Tally:
         self._width = max((d.n_bins for d in self.distributions), default=0) + 1
         self.counts = np.zeros((len(self.names), self._width), dtype=np.int64)
         self.rows = 0
+        self._reference = np.zeros((len(self.names), self._width - 1))
+        for j, distribution in enumerate(self.distributions):
+            self._reference[j, : distribution.n_bins] = distribution.reference()
 
     def bins(self, columns: Mapping[str, Any], predictions: Any | None) -> np.ndarray:
         """The bin matrix of a batch: feature columns by name, and the predictions."""
@@ -109,6 +112,21 @@ class Tally:
         counted = np.bincount(flat.ravel(), minlength=self.counts.size)
         self.counts += sign * counted.reshape(self.counts.shape)
         self.rows += sign * len(bins)
+
+    def psis(self) -> list[float | None]:
+        """Each distribution's PSI in `names` order (None before any row), as the report
+        rounds it: from the counts alone, in one pass, for gauges refreshed at every scrape."""
+        counts = self.counts[:, :-1]  # the last column counts "not observed"
+        totals = counts.sum(axis=1)
+        current = counts / np.maximum(totals, 1)[:, None]
+        # Bins past a distribution's own are empty on both sides: each adds exactly 0.
+        expected = np.clip(self._reference, EPSILON, None)
+        actual = np.clip(current, EPSILON, None)
+        values = np.sum((actual - expected) * np.log(actual / expected), axis=1)
+        return [
+            round(float(value), 6) if total else None
+            for value, total in zip(values, totals, strict=True)
+        ]
 
     def report(self, thresholds: Thresholds) -> dict[str, Any]:
         """Each distribution's PSI, status, bins and shares (reference and current)."""
@@ -228,6 +246,16 @@ class DriftWindow:
         """A copy of the bin counts, one row per tracked distribution (for tests and gauges)."""
         with self._lock:
             return np.zeros((0, 0), np.int64) if self._tally is None else self._tally.counts.copy()
+
+    def psis(self) -> tuple[dict[str, float | None], float | None]:
+        """Each feature's PSI, and the predictions' (None when not profiled): the report's
+        numbers alone, cheaper. Without a reference, no feature and None."""
+        with self._lock:
+            if self._tally is None:
+                return {}, None
+            values = self._tally.psis()
+            prediction = values.pop() if self._tally.profile.prediction is not None else None
+            return dict(zip(self._tally.profile.features, values, strict=True)), prediction
 
     def report(self) -> dict[str, Any]:
         """What `/drift` answers: the window, its rows, and each feature's PSI and shares."""

@@ -12,6 +12,7 @@ status is a plain class attribute that the API reads)::
      ├─ ModelNotFoundError          (404)
      ├─ ModelNotReadyError          (503)
      ├─ OverloadedError             too much work is waiting; the request was shed (503)
+     ├─ DisabledError               the server was started with this turned off (404)
      ├─ AuthenticationError         missing or wrong bearer token (401)
      ├─ InputTableError             a batch input is missing, unreadable or lacks what is needed
      ├─ StoreError                  a predictions store can't be used, or holds another model
@@ -148,6 +149,13 @@ class OverloadedError(ModelportError):
         self.reason = reason
         self.retry_after = retry_after
         super().__init__(detail)
+
+
+class DisabledError(ModelportError, LookupError):
+    """What was asked for is turned off on this server (live drift with MODELPORT_DRIFT=false):
+    not there, like an unknown path, but with a problem that says which setting."""
+
+    status, title = 404, "Turned off"
 
 
 class AuthenticationError(ModelportError):

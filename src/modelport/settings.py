@@ -199,6 +199,10 @@ class Settings(BaseSettings):
 
     # --- drift: inputs and predictions against the bundle's reference profile ---------------
 
+    drift: bool = True
+    """Watch each served model's inputs and predictions for drift (`/drift`, the gauges);
+    false turns live drift off: no window, no gauges, `/drift` answers 404."""
+
     drift_window: int = Field(default=DEFAULT_DRIFT_WINDOW, ge=1, le=10_000_000)
     """Rows served that live drift is computed over (the last ones)."""
 

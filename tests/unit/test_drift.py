@@ -278,3 +278,17 @@ def test_a_tally_counts_unobserved_columns_nowhere():
     assert report["features"]["c"]["rows"] == 0
     assert report["prediction"]["rows"] == 0
     assert tally.rows == 30
+
+
+def test_the_psis_alone_are_the_reports_numbers(predictors: dict[str, Predictor]):
+    predictor = predictors["bank-marketing"]
+    window = _window(predictor, size=300)
+    assert window.psis() == (dict.fromkeys(predictor.bundle.profile.features), None)  # type: ignore[union-attr]
+    rows = _bank_rows()
+    rows.loc[rows.index[:100], "job"] = "student"
+    _feed(window, predictor, rows.head(250))
+    features, prediction = window.psis()
+    report = window.report()
+    assert features == {name: entry["psi"] for name, entry in report["features"].items()}
+    assert prediction == report["prediction"]["psi"]
+    assert DriftWindow(_tiny_metadata(), None, size=10).psis() == ({}, None)

@@ -13,6 +13,7 @@ from types import FrameType
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 
 from modelport._version import __version__
 from modelport.api.auth import BearerAuthMiddleware, KeyRing
@@ -22,6 +23,7 @@ from modelport.api.dispatch import Dispatcher
 from modelport.api.heap import change_models
 from modelport.api.metrics import Metrics, MetricsMiddleware
 from modelport.api.middleware import RequestIdMiddleware
+from modelport.api.monitor import Monitor
 from modelport.api.openapi import install_openapi
 from modelport.api.prediction_log import close_prediction_log, create_prediction_log
 from modelport.api.problems import install_problem_handlers
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         {'prediction': ['virginica']}
     """
     settings = settings or Settings()  # a worker process reads the environment its parent set
-    metrics = Metrics()
+    metrics = Metrics(drift=settings.drift)
     registry = Registry(
         settings,
         on_load=lambda name, ok: metrics.loads.labels(name, "loaded" if ok else "failed").inc(),
@@ -76,10 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
         static_url=STATIC_PREFIX,
     )
+    prediction_log = create_prediction_log(settings, registry, metrics)
     app.state.modelport = ServerState(
-        settings, registry, metrics, Dispatcher(settings, metrics), started_at=time.time(),
-        prediction_log=create_prediction_log(settings, registry, metrics),
-    )  # fmt: skip
+        settings,
+        registry,
+        metrics,
+        Dispatcher(settings, metrics),
+        Monitor(settings, registry, metrics, log=prediction_log),
+        started_at=time.time(),
+        prediction_log=prediction_log,
+    )
     install_problem_handlers(app)
     keys, admin_keys = KeyRing.from_settings(settings), KeyRing.for_admins(settings)
     operations = route_table(admin=admin_keys.enabled)
@@ -125,12 +133,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _drain_on_sigterm(state, state.settings.drain_seconds)
     interval = state.settings.reload_interval
     watching = asyncio.create_task(_watch(registry, loading, interval)) if interval > 0 else None
+    state.monitor.start()
     if state.prediction_log is not None:
         state.prediction_log.start()
     with shared_by(state.settings.workers):  # each worker process gets its share of the cores
         yield
     if watching is not None:
         watching.cancel()
+    await run_in_threadpool(state.monitor.close)  # hands the last records to the log
     if state.prediction_log is not None:  # after the requests in flight: it writes their rows
         await asyncio.to_thread(close_prediction_log, state.prediction_log)
     if not loading.done():

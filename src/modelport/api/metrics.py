@@ -2,13 +2,16 @@
 
 With several workers, `PROMETHEUS_MULTIPROC_DIR` (set by `modelport serve` before any import
 of prometheus-client) makes every worker write its samples to files there, and `/metrics`
-sums them across workers.
+sums them across workers. The drift gauges are not sums: each worker watches the requests it
+served, and `/metrics` shows the worst worker's drift (the highest PSI) of each series.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,6 +21,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics_core import Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (
@@ -37,12 +41,23 @@ LATENCY_BUCKETS = (
     10.0,
 )
 ROWS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+DRIFT_GAUGES = ("modelport_feature_drift", "modelport_prediction_drift")
+GONE = -1.0
+"""What a worker writes for a drift series it no longer has (a removed model): PSIs are never
+negative, so the worst worker's value is a real one if any worker has one, and a series that
+is GONE in every worker is left out of `/metrics`. (Files of several processes can't forget a
+series.)"""
 
 
 class Metrics:
-    """Every metric modelport records, registered on one registry the app owns."""
+    """Every metric modelport records, registered on one registry the app owns.
 
-    def __init__(self) -> None:
+    Args:
+        drift: register the drift gauges (live drift is on).
+    """
+
+    def __init__(self, *, drift: bool = True) -> None:
+        self.multiprocess = "PROMETHEUS_MULTIPROC_DIR" in os.environ
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "modelport_requests", "HTTP requests answered, by route, model, status and caller.",
@@ -85,18 +100,71 @@ class Metrics:
             " its queue; refused: by the store; stopped: still queued when the server stopped).",
             ["reason"], registry=self.registry,
         )  # fmt: skip
+        self.drift_dropped = Counter(
+            "modelport_drift_dropped_rows", "Rows served that live drift did not count because"
+            " too many were waiting to be counted, by model.", ["model"], registry=self.registry,
+        )  # fmt: skip
+        self.feature_drift = self.prediction_drift = None
+        if drift:
+            self.feature_drift = Gauge(
+                DRIFT_GAUGES[0], "Population stability index of a feature over the last rows"
+                " served, against the model's reference profile, by model and feature.",
+                ["model", "feature"], registry=self.registry, multiprocess_mode="livemax",
+            )  # fmt: skip
+            self.prediction_drift = Gauge(
+                DRIFT_GAUGES[1], "Population stability index of the model's predictions over"
+                " the last rows served, against its reference profile, by model.",
+                ["model"], registry=self.registry, multiprocess_mode="livemax",
+            )  # fmt: skip
+        self._drift_series: dict[tuple[str, ...], Gauge] = {}
+        self._drift_lock = threading.Lock()
 
     def count_rows(self, model: str, n_rows: int) -> None:
         """Count the rows a request had predicted (model calls are observed by the batcher)."""
         self.rows.labels(model).inc(n_rows)
 
+    def set_drift(
+        self, features: dict[tuple[str, str], float], predictions: dict[str, float]
+    ) -> None:
+        """Make the drift gauges these series exactly: (model, feature) → PSI, model → PSI.
+
+        A series not given any more (a model removed, reloaded without a reference) goes.
+        """
+        if self.feature_drift is None or self.prediction_drift is None:
+            return
+        wanted: dict[tuple[str, ...], tuple[Gauge, float]] = {
+            **{key: (self.feature_drift, value) for key, value in features.items()},
+            **{(model,): (self.prediction_drift, value) for model, value in predictions.items()},
+        }
+        with self._drift_lock:
+            for key, gauge in self._drift_series.items():
+                if key not in wanted:
+                    if self.multiprocess:
+                        gauge.labels(*key).set(GONE)
+                    else:
+                        gauge.remove(*key)
+            for key, (gauge, value) in wanted.items():
+                gauge.labels(*key).set(value)
+            self._drift_series = {key: gauge for key, (gauge, _) in wanted.items()}
+
     def render(self) -> bytes:
         """The text exposition format, summed over workers in multiprocess mode."""
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        if self.multiprocess:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(_PresentSeries())
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class _PresentSeries:
+    """Every worker's samples, merged, without the drift series that every worker left."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = multiprocess.MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+        for metric in files.collect():  # type: ignore[no-untyped-call]
+            if metric.name in DRIFT_GAUGES:
+                metric.samples = [sample for sample in metric.samples if sample.value != GONE]
+            yield metric
 
 
 class MetricsMiddleware:

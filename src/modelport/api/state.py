@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
@@ -13,15 +14,21 @@ from modelport.prediction_log import PredictionLog
 from modelport.registry import Registry
 from modelport.settings import Settings
 
+if TYPE_CHECKING:  # the monitor's hook reaches the monitor through this module
+    from modelport.api.monitor import Monitor
+
 
 @dataclass
 class ServerState:
-    """The settings, the models and the metrics of one app, and whether it is stopping."""
+    """The settings, the models, the metrics and the monitor of one app, and whether it is
+    stopping."""
 
     settings: Settings
     registry: Registry
     metrics: Metrics
     dispatch: Dispatcher
+    monitor: Monitor
+    """Takes each answered request for live drift and the prediction log."""
     started_at: float
     draining: bool = False
     """True from the first SIGTERM: /ready answers 503 so load balancers stop sending."""

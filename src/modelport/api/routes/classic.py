@@ -11,6 +11,7 @@ from starlette.responses import Response
 from modelport.api.admission import admitted_body
 from modelport.api.body import Payload, query_flag, read_payload
 from modelport.api.dispatch import Dispatcher
+from modelport.api.monitor import watch
 from modelport.api.problems import InputSource
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
@@ -26,16 +27,20 @@ from modelport.api.state import server_state
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
 from modelport.predictor import Predictor
-from modelport.registry import ready_predictor
+from modelport.registry import ModelEntry, ready_predictor
 from modelport.validation import to_records
 
 RESERVED_QUERY = frozenset({"proba", "explain"})
 
 
-def _predictor(request: Request, name: str | None) -> Predictor:
+def _entry(request: Request, name: str | None) -> ModelEntry:
     entry = server_state(request.app).registry.entry(name)  # one lookup per request
     request.state.model = entry.name
-    return ready_predictor(entry)
+    return entry
+
+
+def _predictor(request: Request, name: str | None) -> Predictor:
+    return ready_predictor(_entry(request, name))
 
 
 def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:
@@ -79,18 +84,20 @@ async def features(request: Request, name: str | None = None) -> Response:
 
 async def predict_body(request: Request, name: str | None = None) -> Response:
     """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
-    predictor = _predictor(request, name)
+    entry = _entry(request, name)
+    predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     async with admitted_body(request):
         payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    result = await _answer(request, predictor, payload, proba, explain)
+    result = await _answer(request, entry.version, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
 
 
 async def predict_query(request: Request, name: str | None = None) -> Response:
     """`GET /predict?feature=value`: absent features take their defaults."""
-    predictor = _predictor(request, name)
+    entry = _entry(request, name)
+    predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     record = {
         k: (v if v != "" else None)
@@ -98,7 +105,9 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
         if k not in RESERVED_QUERY
     }
     request.state.input_source = InputSource("query")
-    result = await _answer(request, predictor, Payload(records=record), proba, explain)
+    result = await _answer(
+        request, entry.version, predictor, Payload(records=record), proba, explain
+    )
     return json_response(_rows_predicted(request, result))
 
 
@@ -143,18 +152,29 @@ async def _validate(dispatch: Dispatcher, predictor: Predictor, payload: Payload
 
 
 async def _answer(
-    request: Request, predictor: Predictor, payload: Payload, proba: bool, explain: bool
+    request: Request,
+    version: str,
+    predictor: Predictor,
+    payload: Payload,
+    proba: bool,
+    explain: bool,
 ) -> dict[str, Any]:
-    """Validate (inline when small), predict through the batcher, explain off the loop."""
+    """Validate (inline when small), predict through the batcher, explain off the loop; then
+    hand what was served to the monitor."""
     dispatch: Dispatcher = server_state(request.app).dispatch
     X = await _validate(dispatch, predictor, payload)
     if explain:  # unbatched, but its rows wait for the model like any others
         with dispatch.admission.rows(request.state.model, len(X)):
-            return await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
-    if proba and not predictor.has_proba:
-        predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
-    method = "predict_proba" if proba else "predict"
-    return {"prediction": await dispatch.batcher(predictor, method, request.state.model)(X)}
+            result = await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
+    else:
+        if proba and not predictor.has_proba:
+            predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
+        method = "predict_proba" if proba else "predict"
+        result = {"prediction": await dispatch.batcher(predictor, method, request.state.model)(X)}
+    answers = result["prediction"]
+    labels, probabilities = (None, answers) if proba else (answers, None)
+    watch(request, predictor, version, "classic", X, labels, probabilities)
+    return result
 
 
 def _explained(predictor: Predictor, X: Any, samples: Any, proba: bool) -> dict[str, Any]:

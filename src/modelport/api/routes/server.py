@@ -14,7 +14,7 @@ from modelport.api.readiness import is_ready
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
 from modelport.api.schemas import PROMETHEUS_TEXT, Context, json_content, text_content
-from modelport.api.state import server_state
+from modelport.api.state import ServerState, server_state
 from modelport.introspection import family
 
 TEMPLATE_VERSION = "2.2.0"
@@ -81,13 +81,19 @@ async def models(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus' text format: every worker's samples, summed.
+    """Prometheus' text format: every worker's samples, summed (drift: the worst worker's).
 
-    With several workers that means reading every worker's files: done off the event loop,
-    so a scrape never holds up the requests in flight.
+    The drift gauges are set from the windows first, and with several workers every
+    worker's files are read: done off the event loop, so a scrape never holds up the
+    requests in flight.
     """
-    body = await run_in_threadpool(server_state(request.app).metrics.render)
+    body = await run_in_threadpool(_scrape, server_state(request.app))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _scrape(state: ServerState) -> bytes:
+    state.monitor.refresh_gauges()
+    return state.metrics.render()
 
 
 def _health(context: Context) -> dict[str, Any]:

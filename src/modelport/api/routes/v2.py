@@ -11,6 +11,7 @@ from starlette.responses import Response
 from modelport._version import __version__
 from modelport.api.admission import admitted_body
 from modelport.api.body import read_body
+from modelport.api.monitor import watch
 from modelport.api.readiness import is_ready
 from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
@@ -19,7 +20,14 @@ from modelport.api.state import server_state
 from modelport.api.v2_schemas import v2_schema
 from modelport.predictor import Predictor
 from modelport.registry import ready_predictor
-from modelport.v2.dataplane import model_metadata, requested_outputs, to_columns, to_tensor
+from modelport.v2.dataplane import (
+    PREDICT,
+    PREDICT_PROBA,
+    model_metadata,
+    requested_outputs,
+    to_columns,
+    to_tensor,
+)
 from modelport.v2.tensors import HEADER_LENGTH, decode_request, encode_response
 
 EXTENSIONS = ["binary_tensor_data"]
@@ -75,11 +83,10 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     X = await dispatch.validate(
         predictor, to_columns(decoded.inputs, predictor.metadata), columns=True
     )
-    outputs = [
-        to_tensor(output, await dispatch.batcher(predictor, output, name)(X))
-        for output in requested
-    ]
+    answers = {output: await dispatch.batcher(predictor, output, name)(X) for output in requested}
+    outputs = [to_tensor(output, rows) for output, rows in answers.items()]
     state.metrics.count_rows(name, len(X))
+    watch(request, predictor, served, "v2", X, answers.get(PREDICT), answers.get(PREDICT_PROBA))
     content, headers = encode_response(name, served, decoded, outputs)
     return Response(content, 200, headers=headers)
 
