@@ -104,6 +104,10 @@ def test_the_psi_chart_colours_each_bar_by_status_and_draws_both_thresholds(bank
     assert warn["data"]["values"] == [{"psi": 0.1, "threshold": "warn"}]
     assert alert["data"]["values"] == [{"psi": 0.25, "threshold": "alert"}]
     assert warn["mark"]["color"] == STATUS_COLOURS["warn"]
+    assert bars["encoding"]["x"]["axis"]["values"] == [0, 0.1, 0.25, 0.5, 1, 2, 5]  # age: 4.8
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, 5]
+    calm = psi_chart(psi_table(report).iloc[1:], 0.1, 0.25)["layer"][0]["encoding"]["x"]
+    assert calm["scale"]["domain"] == [0, 0.5]  # all small: the lines still show
 
 
 def test_features_a_log_did_not_hold_have_no_bar_and_come_last(bank: Path, tmp_path: Path):

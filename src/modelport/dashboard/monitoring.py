@@ -32,6 +32,7 @@ SINCE = {
     "every row": None,
 }
 """The prediction log's rows the report is drawn from, by age."""
+_TICKS = (0.5, 1, 2, 5, 10, 20, 50)
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "jsonl", "ndjson", "json"]
 """What `modelport drift --input` reads from a file, by suffix."""
 
@@ -158,11 +159,17 @@ def psi_chart(table: pd.DataFrame, warn: float, alert: float) -> dict[str, Any]:
     each threshold. The scale is logarithmic past the warn threshold, so a PSI of 5 does
     not flatten the ones near the lines."""
     bars = table.dropna(subset=["psi"])[["feature", "psi", "status"]].to_dict("records")
+    largest = max([alert, *(bar["psi"] for bar in bars)])
+    top = next((tick for tick in _TICKS if tick >= largest), largest)  # the lines always show
     x = {
         "field": "psi",
         "type": "quantitative",
         "title": "PSI",
-        "scale": {"type": "symlog", "constant": max(warn, 1e-3)},
+        "scale": {"type": "symlog", "constant": max(warn, 1e-3), "domain": [0, top]},
+        "axis": {
+            "values": [0, warn, alert, *(tick for tick in _TICKS if alert < tick <= top)],
+            "format": "~g",
+        },
     }
     y = {"field": "feature", "type": "nominal", "sort": None, "title": None}
     colour = {
