@@ -116,8 +116,8 @@ def test_a_503_is_retried_with_backoff_then_answered():
 
 
 def test_drift_asks_the_models_drift_route_and_rebuilds_its_refusals():
-    """The transport is the boundary: a server whose drift is on for one model, refused (drift
-    off: 409) for another, and unknown (404) for a third."""
+    """The transport is the boundary: a server with drift for one model, a refusal the client
+    has no class for (409) for another, and no such model (404) for a third."""
     asked: list[str] = []
     report = {"window": 1000, "rows": 3, "status": "ok", "features": {}, "prediction": None}
 
@@ -126,7 +126,7 @@ def test_drift_asks_the_models_drift_route_and_rebuilds_its_refusals():
         if request.url.path in ("/drift", "/models/iris/drift"):
             return httpx.Response(200, json=report)
         if request.url.path == "/models/off/drift":
-            body = {"title": "Drift is off", "status": 409, "detail": "MODELPORT_DRIFT=false"}
+            body = {"title": "Conflict", "status": 409, "detail": "MODELPORT_DRIFT=false"}
             return httpx.Response(
                 409, json=body, headers={"content-type": "application/problem+json"}
             )
