@@ -25,6 +25,7 @@ from modelport.dashboard.monitoring import (
 )
 from modelport.drift import Thresholds
 from modelport.examples import EXAMPLES
+from tests.e2e.conftest import free_port
 
 BANK = "bank-marketing"
 
@@ -261,3 +262,13 @@ def test_a_prediction_log_that_is_not_there_is_one_message(monitor, bank: Path, 
     assert not app.exception
     [error] = app.error
     assert "no predictions store at" in error.value
+
+
+def test_a_log_the_page_cannot_reach_never_shows_its_password(monitor, bank: Path):
+    url = f"postgresql+psycopg://watcher:s3cret-pw@127.0.0.1:{free_port()}/log"
+    app = monitor(bundle_path=str(bank / f"{BANK}.joblib"), prediction_log=url)
+    assert not app.exception
+    shown = [element.value for element in (*app.caption, *app.error, *app.info)]
+    assert "from the prediction log postgresql+psycopg://watcher:***@127.0.0.1" in shown[0]
+    assert app.error  # nothing to read there is one message
+    assert not any("s3cret-pw" in str(text) for text in shown)

@@ -18,6 +18,7 @@ from modelport.dashboard.sources import Embedded, ModelSource, Remote
 from modelport.drift import PREDICTION
 from modelport.errors import ModelportError
 from modelport.settings import Settings
+from modelport.store import is_url
 
 STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#ef8f00", "alert": "#c62828", "no-data": "#9e9e9e"}
 """Bar colour per status (each bar is also labelled with its status, for those who can't
@@ -33,6 +34,10 @@ SINCE = {
 }
 """The prediction log's rows the report is drawn from, by age."""
 _TICKS = (0.5, 1, 2, 5, 10, 20, 50)
+_NO_PROFILE = (
+    "{name} has no reference profile in {where} to compare with: add one with "
+    "`modelport profile BUNDLE --sample TRAINING_TABLE --output PROFILED_BUNDLE`"
+)
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "jsonl", "ndjson", "json"]
 """What `modelport drift --input` reads from a file, by suffix."""
 
@@ -66,7 +71,7 @@ def _drift(source: ModelSource, name: str, settings: Settings) -> Drift | None:
     if settings.prediction_log:
         chosen = st.selectbox("Rows served in", list(SINCE), index=1, key=f"since-{name}")
         age = SINCE[chosen]
-        st.caption(f"from the prediction log {settings.prediction_log}")
+        st.caption(f"from the prediction log {_shown(settings.prediction_log)}")
         return source.drift_of_log(name, settings.prediction_log, parse_since(age) if age else None)
     upload = st.file_uploader(
         "A table to compare with the training data (CSV, Parquet or JSON lines)",
@@ -83,18 +88,12 @@ def _drift(source: ModelSource, name: str, settings: Settings) -> Drift | None:
     return source.drift_of_upload(name, upload.name, upload.getvalue())
 
 
-_NO_PROFILE = (
-    "{name} has no reference profile in {where} to compare with: add one with "
-    "`modelport profile BUNDLE --sample TRAINING_TABLE --output PROFILED_BUNDLE`"
-)
-
-
 def show_drift(drift: Drift, settings: Settings, name: str) -> None:
     """The report: its status and size, PSI bars, and a chosen feature's bins."""
     report = drift.report
     if report["status"] == "no-reference":
         st.warning(
-            _NO_PROFILE.format(name="the model", where="the server")
+            _NO_PROFILE.format(name=name, where="the server")
             + " (or serve it with MODELPORT_DRIFT_REFERENCE=first-window, which takes the "
             "first window of rows served as the reference once it is full)"
         )
@@ -240,6 +239,15 @@ def shares_chart() -> dict[str, Any]:
             "tooltip": [{"field": "bin"}, {"field": "side"}, {"field": "share", "format": ".1%"}],
         },
     }
+
+
+def _shown(location: str) -> str:
+    """A log's location as it may be shown: a database URL without its password."""
+    if not is_url(location):
+        return location
+    from modelport.store.sql import safe_url
+
+    return safe_url(location)
 
 
 def _psi_text(entry: dict[str, Any] | None) -> str:
