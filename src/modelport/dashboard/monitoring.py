@@ -85,7 +85,11 @@ def _drift(source: ModelSource, name: str, settings: Settings) -> Drift | None:
         )
         return None
     st.caption(f"from {upload.name}")
-    return source.drift_of_upload(name, upload.name, upload.getvalue())
+    kept = f"drift-of-{name}-{upload.file_id}"  # an upload does not change: read it once
+    if kept not in st.session_state:
+        st.session_state[kept] = source.drift_of_upload(name, upload.name, upload.getvalue())
+    drift: Drift = st.session_state[kept]
+    return drift
 
 
 def show_drift(drift: Drift, settings: Settings, name: str) -> None:
