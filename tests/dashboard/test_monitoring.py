@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from modelport import Predictor, load_bundle, save_bundle
+from modelport import Client, Predictor, load_bundle, save_bundle
 from modelport.batch.drift import drift_of_log, drift_of_table
 from modelport.dashboard import APP
 from modelport.dashboard.monitoring import (
@@ -25,7 +25,7 @@ from modelport.dashboard.monitoring import (
 )
 from modelport.drift import Thresholds
 from modelport.examples import EXAMPLES
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import StartServer, free_port
 
 BANK = "bank-marketing"
 
@@ -272,3 +272,54 @@ def test_a_log_the_page_cannot_reach_never_shows_its_password(monitor, bank: Pat
     assert "from the prediction log postgresql+psycopg://watcher:***@127.0.0.1" in shown[0]
     assert app.error  # nothing to read there is one message
     assert not any("s3cret-pw" in str(text) for text in shown)
+
+
+# --- remote: a real `modelport serve` and its live /drift ---------------------------------
+
+KEY = "monitoring-test-key"
+
+
+def test_remote_mode_shows_the_servers_live_window(
+    monitor, bank: Path, serve: StartServer, predictors: dict[str, Predictor], tmp_path: Path
+):
+    server = serve(bank / f"{BANK}.joblib", api_keys=KEY)
+    older = pd.read_csv(bank / "older.csv").head(1000)
+    with Client(server.url, api_key=KEY) as client:
+        client.predict(older.to_dict("records"))
+        live = client.drift()
+    assert live["rows"] == 1000 and live["window"] == 1000
+    app = monitor(api_url=server.url, client_api_key=KEY)
+    assert not app.exception and not app.error
+    metrics = _metrics(app)
+    assert metrics["drift"] == "alert"
+    assert metrics["rows held"] == "1,000 of 1,000"
+    table = app.dataframe[0].value.set_index("feature")
+    assert table.loc["age", "status"] == "alert"
+    assert set(table.drop(index="age")["status"]) == {"ok"}  # the rest as in training
+    assert f"live: the last 1,000 rows {server.url} served" in [c.value for c in app.caption]
+    older.to_csv(tmp_path / "sent.csv", index=False)
+    offline = drift_of_table(predictors[BANK], str(tmp_path / "sent.csv"), Thresholds()).report
+    assert live["features"] == offline["features"]  # the same rows: the same report
+    assert live["prediction"] == offline["prediction"]
+    assert KEY not in " ".join(str(element.value) for element in app.caption)
+
+
+def test_remote_mode_with_drift_off_or_no_profile_says_so(
+    monitor, bank: Path, serve: StartServer, tmp_path: Path
+):
+    off = serve(bank / f"{BANK}.joblib", api_keys=KEY, drift="false")
+    app = monitor(api_url=off.url, client_api_key=KEY)
+    assert not app.exception
+    [error] = app.error
+    assert error.value == (
+        f"{off.url} gives no drift for {BANK}: "
+        "live drift is off on this server (MODELPORT_DRIFT=false)"
+    )
+    source = load_bundle(bank / f"{BANK}.joblib")
+    save_bundle(source.estimator, tmp_path / "bare.joblib", source.metadata)
+    bare = serve(tmp_path / "bare.joblib", api_keys=KEY)
+    app = monitor(api_url=bare.url, client_api_key=KEY)
+    assert not app.exception and not app.error
+    [warning] = app.warning
+    assert "no reference profile in the server" in warning.value
+    assert "MODELPORT_DRIFT_REFERENCE=first-window" in warning.value
