@@ -323,3 +323,35 @@ def test_remote_mode_with_drift_off_or_no_profile_says_so(
     [warning] = app.warning
     assert "no reference profile in the server" in warning.value
     assert "MODELPORT_DRIFT_REFERENCE=first-window" in warning.value
+
+
+# --- the whole way: a server's prediction log, read by the page ---------------------------
+
+
+def test_traffic_a_server_logged_shows_in_the_page_for_each_model(
+    monitor, bank: Path, serve: StartServer, tmp_path: Path, predictors: dict[str, Predictor]
+):
+    """`modelport serve` with MODELPORT_PREDICTION_LOG, traffic to two models, the server
+    stopped (SIGTERM writes what is queued), then the dashboard on the same bundles."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / f"{BANK}.joblib").write_bytes((bank / f"{BANK}.joblib").read_bytes())
+    iris = predictors["forest-multiclass"]
+    (models / "forest-multiclass.joblib").write_bytes(iris.bundle.path.read_bytes())
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    server = serve(models, prediction_log=url)
+    older = pd.read_csv(bank / "older.csv").head(1000)
+    with Client(server.url) as client:
+        client.predict(older.to_dict("records"), model=BANK)
+        client.predict(iris.metadata.examples * 10, model="forest-multiclass")
+    assert server.stop() == 0
+    app = monitor(bundle_path=str(models), prediction_log=url)
+    assert not app.exception and not app.error
+    assert app.sidebar.selectbox[0].value == BANK
+    assert _metrics(app)["rows compared"] == "1,000"
+    table = app.dataframe[0].value.set_index("feature")
+    assert table.loc["age", "status"] == "alert"
+    assert set(table.drop(index="age")["status"]) == {"ok"}
+    app.sidebar.selectbox[0].set_value("forest-multiclass").run()
+    assert not app.exception and not app.error
+    assert _metrics(app)["rows compared"] == f"{len(iris.metadata.examples) * 10:,}"
