@@ -20,6 +20,10 @@ def dashboard(
         str | None,
         typer.Option(help="Predictions store to browse: a database URL, .csv file or folder."),
     ] = None,
+    prediction_log: Annotated[
+        str | None,
+        typer.Option(help="Prediction log the Monitoring page reads drift from (a database URL)."),
+    ] = None,
     api: Annotated[
         str | None, typer.Option(help="A running modelport server to ask instead of a bundle.")
     ] = None,
@@ -30,7 +34,8 @@ def dashboard(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8501).")] = None,
 ) -> None:
-    """Try a model in the browser, see why it answered, browse published predictions."""
+    """Try a model in the browser, see why it answered, browse published predictions, watch
+    its drift."""
     from modelport.dashboard import run_dashboard
 
     key = None
@@ -44,6 +49,7 @@ def dashboard(
     settings = _settings(
         bundle_path=bundle,
         predictions=predictions,
+        prediction_log=prediction_log,
         api_url=api,
         client_api_key=key,
         host=host,

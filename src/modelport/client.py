@@ -138,6 +138,13 @@ class Client:
         answer: list[dict[str, Any]] = self._send("GET", self._path("/features", model)).json()
         return answer
 
+    def drift(self, *, model: str | None = None) -> dict[str, Any]:
+        """How far the model's last served rows have moved from its reference profile
+        (`/drift`): the window, the rows it holds, each feature's PSI, status and shares
+        per bin, and the same for the predictions."""
+        answer: dict[str, Any] = self._send("GET", self._path("/drift", model)).json()
+        return answer
+
     def models(self) -> list[dict[str, Any]]:
         """Every model the server serves, with its state (`/models`)."""
         answer: list[dict[str, Any]] = self._send("GET", "/models").json()["models"]

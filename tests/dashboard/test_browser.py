@@ -145,3 +145,22 @@ def test_a_changed_category_in_the_bank_model(
         label = _predict(page)
         record = {spec.name: spec.default for spec in bank.metadata.features} | {"job": "student"}
         assert label == bank.predict_records(record)[0]
+
+
+def test_monitoring_an_uploaded_table_with_an_older_population(
+    browse: Callable[[str], Page], example_dir: Path, tmp_path: Path
+):
+    from modelport.examples import load_bank_marketing
+
+    clients = load_bank_marketing().drop(columns="subscribed").tail(1000)
+    clients["age"] += 10  # the README's clients, ten years on
+    clients.to_csv(tmp_path / "clients-2036.csv", index=False)
+    with _dashboard(example_dir / "bank-marketing.joblib", tmp_path) as url:
+        page = browse(f"{url}/?page=monitor")
+        page.locator('input[type="file"]').set_input_files(str(tmp_path / "clients-2036.csv"))
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text("alert", timeout=UI_MS)
+        expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # PSI, and the bins
+        expect(page.get_by_role("combobox", name="Feature")).to_have_value("age")
+        page.set_viewport_size({"width": 1280, "height": 1900})  # down to the bins' chart
+        page.wait_for_timeout(1500)  # the charts' drawing, for the screenshot
+        _screenshot(page, "monitor")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from modelport import Predictor, Settings
 from modelport.dashboard.sources import Embedded, Remote
@@ -66,6 +67,29 @@ def test_a_missing_bundle_is_one_line(tmp_path: Path):
     assert done.stderr.strip().splitlines() == [
         f"error: bundle not found: {tmp_path / 'nope.joblib'} (or give --api URL)"
     ]
+
+
+def test_the_prediction_log_flag_reaches_the_app_as_its_setting(
+    example_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Streamlit's start is the boundary: the app reads MODELPORT_* from the environment."""
+    import modelport.dashboard
+    from modelport.cli import app
+    from modelport.dashboard import dashboard_environment
+
+    started: list[dict[str, str]] = []
+
+    def start(settings: Settings) -> int:
+        started.append(dashboard_environment(settings))
+        return 0
+
+    monkeypatch.setattr(modelport.dashboard, "run_dashboard", start)
+    url = "sqlite:///log.db"
+    bundle = str(example_dir / "bank-marketing.joblib")
+    result = CliRunner().invoke(app, ["dashboard", bundle, "--prediction-log", url])
+    assert result.exit_code == 0, result.output
+    [environment] = started
+    assert environment["MODELPORT_PREDICTION_LOG"] == url
 
 
 def _table(predictor: Predictor) -> pd.DataFrame:

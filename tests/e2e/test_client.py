@@ -15,6 +15,7 @@ from modelport import (
     InvalidInputError,
     ModelNotFoundError,
     ModelNotReadyError,
+    ModelportError,
     NotSupportedError,
     Predictor,
     ServerUnreachableError,
@@ -112,3 +113,33 @@ def test_a_503_is_retried_with_backoff_then_answered():
     )
     with pytest.raises(ModelNotReadyError, match="loading"):
         stubborn.models()
+
+
+def test_drift_asks_the_models_drift_route_and_rebuilds_its_refusals():
+    """The transport is the boundary: a server with drift for one model, a refusal the client
+    has no class for (409) for another, and no such model (404) for a third."""
+    asked: list[str] = []
+    report = {"window": 1000, "rows": 3, "status": "ok", "features": {}, "prediction": None}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path in ("/drift", "/models/iris/drift"):
+            return httpx.Response(200, json=report)
+        if request.url.path == "/models/off/drift":
+            body = {"title": "Conflict", "status": 409, "detail": "MODELPORT_DRIFT=false"}
+            return httpx.Response(
+                409, json=body, headers={"content-type": "application/problem+json"}
+            )
+        body = {"title": "Model not found", "status": 404, "detail": "no model 'nope'"}
+        return httpx.Response(404, json=body)
+
+    with Client("http://modelport.test", transport=httpx.MockTransport(answer)) as client:
+        assert client.drift() == report
+        assert client.drift(model="iris") == report
+        with pytest.raises(ModelportError, match=r"^409 Conflict: MODELPORT_DRIFT=false$"):
+            client.drift(model="off")
+        with pytest.raises(ModelNotFoundError, match="nope"):
+            client.drift(model="nope")
+        with pytest.raises(ConfigurationError, match="invalid model name"):
+            client.drift(model="../metrics")
+    assert asked == ["/drift", "/models/iris/drift", "/models/off/drift", "/models/nope/drift"]

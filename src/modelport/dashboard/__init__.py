@@ -1,4 +1,5 @@
-"""The dashboard: try a model, see why it answered, browse published predictions.
+"""The dashboard: try a model, see why it answered, browse published predictions, watch its
+drift.
 
 `modelport dashboard` starts Streamlit on `app.py` (the user never writes a script); the
 settings travel to it as MODELPORT_* variables, so the key stays out of the command line,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from modelport.dashboard import pages
+from modelport.dashboard import monitoring, pages
 from modelport.dashboard.sources import ModelSource, open_source
 from modelport.errors import ModelportError
 from modelport.settings import Settings
@@ -14,6 +14,7 @@ PAGES = {
     "Score a file": "score",
     "Published predictions": "published",
     "Model card": "card",
+    "Monitoring": "monitor",
 }
 
 
@@ -51,6 +52,8 @@ def main() -> None:
         pages.score_file(source, name)
     elif page == "published":
         pages.published(settings.predictions, settings.table)
+    elif page == "monitor":
+        monitoring.monitoring(source, name, settings)
     else:
         pages.model_card(source, name)
 

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
+from modelport.batch.drift import Drift, drift_of_log, drift_of_table
 from modelport.bundle import load_bundle
 from modelport.client import Client
-from modelport.errors import AuthenticationError, BundleError, FieldProblem, InvalidInputError
+from modelport.drift import Thresholds
+from modelport.errors import (
+    AuthenticationError,
+    BundleError,
+    FieldProblem,
+    InputTableError,
+    InvalidInputError,
+)
 from modelport.metadata import ModelMetadata
 from modelport.predictor import Predictor
 from modelport.repository import discover, version_key
 from modelport.screening import check_columns, screen_frame
 from modelport.settings import Settings
+from modelport.store.log import LOG_TABLE
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Embedded:
             )
             for name, source in sorted(latest.items())
         }
+        self._thresholds = Thresholds(settings.drift_warn, settings.drift_alert)
+        self._chunk_size = settings.chunk_size
 
     def names(self) -> list[str]:
         return list(self._predictors)
@@ -112,6 +126,36 @@ class Embedded:
                 for k, label in enumerate(predictor.metadata.class_names or []):
                     frame.insert(1 + k, f"proba_{label}", proba[:, k])
         return Scored(frame, screened.problems)
+
+    def has_profile(self, name: str) -> bool:
+        """Whether the bundle carries the reference profile that drift compares with."""
+        return self._predictors[name].bundle.profile is not None
+
+    def drift_of_log(self, name: str, url: str, since: datetime | None) -> Drift:
+        """Drift of the rows a prediction log holds (since a time), as `modelport drift
+        --log` reads them: a log of several models is read for this one."""
+        return drift_of_log(
+            self._predictors[name], url, self._thresholds, table=LOG_TABLE, since=since
+        )
+
+    def drift_of_upload(self, name: str, filename: str, data: bytes) -> Drift:
+        """Drift of an uploaded table, read as `modelport drift --input` reads that file
+        (so CSV, Parquet and JSON lines are read the same way): from a temporary copy."""
+        with tempfile.TemporaryDirectory(prefix="modelport-drift-") as folder:
+            path = Path(folder) / _safe_name(filename)
+            path.write_bytes(data)
+            try:
+                return drift_of_table(
+                    self._predictors[name], str(path), self._thresholds, chunk_size=self._chunk_size
+                )
+            except InputTableError as error:  # name the upload, not the temporary copy
+                raise InputTableError(str(error).replace(str(path), path.name)) from None
+
+
+def _safe_name(filename: str) -> str:
+    """The upload's own name (its suffix says how to read it), without any path or oddity."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name).lstrip(".")
+    return name or "upload"
 
 
 class Remote:
@@ -170,6 +214,11 @@ class Remote:
         with self._client() as client:
             [explanation] = client.explain([record], model=name)
         return explanation
+
+    def drift(self, name: str) -> dict[str, Any]:
+        """The server's live drift report of the model (`/drift`)."""
+        with self._client() as client:
+            return client.drift(model=name)
 
     def score(self, name: str, table: pd.DataFrame) -> Scored:
         records = table.astype(object).where(table.notna(), None).to_dict("records")
