@@ -210,14 +210,14 @@ class Predictor:
     def _call(self, method: str, X: Any) -> Any:
         """Run the fast path, or the model where it fails; sort the model's failures into
         input it refuses (an InvalidInputError naming the rows) and its own (raised as is)."""
+        if self.runtime is not self.bundle.estimator:  # checks nothing: no config to set
+            try:
+                return getattr(self.runtime, method)(X)
+            except Exception as error:  # modelport's own bug: the client is not to blame
+                self._log_fast_path_failure(method, error)
+                X = self._native_input(X)
         # Validation already refused NaN and infinity where they don't belong.
         with sklearn.config_context(assume_finite=True):
-            if self.runtime is not self.bundle.estimator:
-                try:
-                    return getattr(self.runtime, method)(X)
-                except Exception as error:  # modelport's own bug: the client is not to blame
-                    self._log_fast_path_failure(method, error)
-                    X = self._native_input(X)
             try:
                 output = getattr(self.bundle.estimator, method)(X)
             except InvalidInputError:

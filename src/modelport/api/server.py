@@ -84,10 +84,24 @@ the others (its pipe never closes) for as long."""
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, plus modelport's own loggers on the same handler."""
+    """uvicorn's logging, plus modelport's own loggers on the same stream and format.
+
+    The access log's line per request is formatted and written by a thread (see
+    `QueuedStreamHandler`), so the event loop does not wait on it.
+    """
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["modelport.access"] = {
+        "()": "modelport.api.queued_log.QueuedStreamHandler",
+        "formatter": "default",
+        "stream": config["handlers"]["default"]["stream"],
+    }
     config["loggers"]["modelport"] = {
         "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    config["loggers"]["modelport.access"] = {
+        "handlers": ["modelport.access"],
         "level": level.upper(),
         "propagate": False,
     }

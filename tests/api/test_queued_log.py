@@ -1,0 +1,84 @@
+"""The access log's handler: lines formatted and written by a thread, none lost at close."""
+
+from __future__ import annotations
+
+import io
+import logging
+import logging.config
+import threading
+
+from uvicorn.logging import DefaultFormatter
+
+from modelport.api.queued_log import QueuedStreamHandler
+from modelport.api.server import log_config
+
+
+class _RecordingFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(message)s")
+        self.threads: set[str] = set()
+
+    def format(self, record: logging.LogRecord) -> str:
+        self.threads.add(threading.current_thread().name)
+        return super().format(record)
+
+
+def _logger(name: str, handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def test_lines_are_formatted_off_the_callers_thread_and_all_written_by_close():
+    stream = io.StringIO()
+    handler = QueuedStreamHandler(stream)
+    formatter = _RecordingFormatter()
+    handler.setFormatter(formatter)
+    logger = _logger("modelport.test.queued", handler)
+    for i in range(500):
+        logger.info("line %d of %s", i, "500")
+    handler.close()
+    handler.close()  # logging.shutdown may close it again
+    assert stream.getvalue().splitlines() == [f"INFO line {i} of 500" for i in range(500)]
+    assert formatter.threads and threading.current_thread().name not in formatter.threads
+
+
+def test_the_access_line_is_the_one_the_plain_handler_writes():
+    plain, queued = io.StringIO(), io.StringIO()
+    handlers = [logging.StreamHandler(plain), QueuedStreamHandler(queued)]
+    for handler in handlers:
+        handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False))
+        logger = _logger("modelport.test.access", handler)
+        logger.info(
+            '%s "%s %s" %d %.1fms caller=%s id=%s', "::1", "POST", "/p", 200, 1.25, "k", "x"
+        )
+        handler.close()
+    assert (
+        queued.getvalue() == plain.getvalue() == 'INFO:     ::1 "POST /p" 200 1.2ms caller=k id=x\n'
+    )
+
+
+def test_serve_sends_the_access_log_through_the_thread(capsys):
+    config = log_config("info")
+    config["loggers"] = {
+        name: config["loggers"][name] for name in ("modelport", "modelport.access")
+    }
+    loggers = [logging.getLogger(name) for name in config["loggers"]]
+    try:
+        logging.config.dictConfig(config)
+        [handler] = loggers[1].handlers
+        assert isinstance(handler, QueuedStreamHandler)
+        loggers[1].info("one request")
+        logging.getLogger("modelport.api").warning("something else")
+        handler.close()
+        lines = capsys.readouterr().err.splitlines()
+        assert sorted(lines) == ["INFO:     one request", "WARNING:  something else"]
+    finally:
+        for logger in loggers:
+            for handler in logger.handlers:
+                handler.close()
+            logger.handlers = []
+            logger.propagate = True
+            logger.setLevel(logging.NOTSET)
