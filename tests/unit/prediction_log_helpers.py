@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from modelport import Predictor
 from modelport.examples import EXAMPLES
@@ -69,3 +71,11 @@ def eventually(condition: Callable[[], bool], what: str, seconds: float = 60.0) 
     while not condition():
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.01)
+
+
+def log_target(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's log goes: a SQLite file, the test PostgreSQL database or a folder."""
+    if kind == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'log.db'}" if kind == "sqlite" else str(tmp_path / "log")

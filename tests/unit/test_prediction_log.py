@@ -21,6 +21,7 @@ from tests.unit.prediction_log_helpers import (
     eventually,
     example_rows,
     features_of,
+    log_target,
     read_log,
     served,
 )
@@ -39,18 +40,11 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'log.db'}"
 
 
-def _target(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'log.db'}" if kind == "sqlite" else str(tmp_path / "log")
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres", "parquet"])
 def test_the_log_holds_exactly_the_rows_submitted_by_8_threads(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, iris: Predictor
 ) -> None:
-    target = _target(kind, request, tmp_path)
+    target = log_target(kind, request, tmp_path)
     rows = example_rows(IRIS, 3)
     log = PredictionLog(target, features=features_of(iris), batch_rows=64, flush_seconds=0.05)
     log.start()

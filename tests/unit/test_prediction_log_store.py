@@ -20,25 +20,24 @@ from modelport.cli import app
 from modelport.prediction_log import PredictionLog
 from modelport.prediction_log.rows import MAX_TEXT
 from modelport.served import Served
-from tests.unit.prediction_log_helpers import example_rows, features_of, read_log, served
+from tests.unit.prediction_log_helpers import (
+    example_rows,
+    features_of,
+    log_target,
+    read_log,
+    served,
+)
 
 IRIS, BANK = "forest-multiclass", "bank-marketing"
 HOSTILE = 'a"; DROP TABLE prediction_log; --'
 LONG_NAME = "a feature with a name far longer than the sixty-three bytes PostgreSQL keeps"
 
 
-def _target(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'log.db'}" if kind == "sqlite" else str(tmp_path / "log")
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres", "parquet"])
 def test_models_with_other_features_share_the_log_and_leave_the_others_empty(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, predictors: dict[str, Predictor]
 ) -> None:
-    target = _target(kind, request, tmp_path)
+    target = log_target(kind, request, tmp_path)
     iris, bank = predictors[IRIS], predictors[BANK]
     features = features_of(iris, bank)
     first = PredictionLog(target, features=features)
@@ -91,7 +90,7 @@ def _hostile_record(values: list[str]) -> Served:
 def test_hostile_names_and_values_are_stored_safely(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    target = _target(kind, request, tmp_path)
+    target = log_target(kind, request, tmp_path)
     huge = "é" * 1_000_000
     record = _hostile_record(["nul\x00inside", huge, "plain"])
     log = PredictionLog(target, features=lambda served: list(served.X.columns))
@@ -186,7 +185,7 @@ def test_modelport_drift_reads_the_log_of_one_model_among_several(
     example_dir: Path,
     predictors: dict[str, Predictor],
 ) -> None:
-    target = _target(kind, request, tmp_path)
+    target = log_target(kind, request, tmp_path)
     iris, bank = predictors[IRIS], predictors[BANK]
     log = PredictionLog(target, features=features_of(iris, bank))
     rows = example_rows(BANK, 400)
