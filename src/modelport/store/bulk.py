@@ -62,16 +62,29 @@ def _values(column: pd.Series, text_times: bool) -> list[Any]:
         categories = [_plain(value, text_times) for value in column.cat.categories]
         codes = column.cat.codes.to_numpy()
         return [categories[code] if code >= 0 else None for code in codes.tolist()]
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):  # one time per chunk: formatted once
-        codes, moments = pd.factorize(column)
-        formatted = [_plain(moment, text_times) for moment in moments]
-        return [formatted[code] if code >= 0 else None for code in codes.tolist()]
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        if text_times:  # formatted by numpy at once: a log has a time per request
+            return _sqlite_times(column)
+        codes, moments = pd.factorize(column)  # one time per chunk: converted once
+        converted = [_plain(moment, text_times) for moment in moments]
+        return [converted[code] if code >= 0 else None for code in codes.tolist()]
     values = column.to_numpy()
     if values.dtype.kind == "f" and np.isnan(values).any():
         return [None if value != value else value for value in values.tolist()]
-    if values.dtype.kind == "O":
+    if values.dtype.kind == "O" and pd.isna(values).any():  # the check in C, the rare fix here
         return [None if value is None or value != value else value for value in values.tolist()]
     return values.tolist()
+
+
+def _sqlite_times(column: pd.Series) -> list[Any]:
+    """UTC times as SQLAlchemy writes them in SQLite (`_SQLITE_TIME`), None for NaT."""
+    moments = column.dt.tz_convert("UTC").dt.tz_localize(None) if column.dt.tz else column
+    values = moments.to_numpy(dtype="datetime64[us]")
+    text = np.char.replace(np.datetime_as_string(values, unit="us"), "T", " ")
+    missing = np.isnat(values)
+    if not missing.any():
+        return list(text.tolist())
+    return [None if gone else value for value, gone in zip(text.tolist(), missing, strict=True)]
 
 
 def _plain(value: Any, text_times: bool) -> Any:
