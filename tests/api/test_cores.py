@@ -11,6 +11,7 @@ import pytest
 from modelport import parallel, runtime
 from modelport.parallel import free_threads
 from tests.api.conftest import running
+from tests.splits import spy_on_splits
 
 
 @pytest.fixture(autouse=True)
@@ -20,15 +21,7 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def forest_splits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    seen: list[int] = []
-    real = runtime.run_parts
-
-    def spy(function: Any, parts: Any) -> Any:
-        seen.append(len(parts))
-        return real(function, parts)
-
-    monkeypatch.setattr(runtime, "run_parts", spy)
-    return seen
+    return spy_on_splits(monkeypatch, runtime)
 
 
 def _in_a_thread() -> int:

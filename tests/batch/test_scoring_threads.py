@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from modelport import ModelBundle, ModelMetadata, Predictor, parallel, runtime
 from modelport.batch import scoring
 from modelport.batch.scoring import ChunkScorer, ModelIdentity, ScoreOptions
 from modelport.completion import complete_metadata
+from tests.splits import spy_on_splits
 
 RNG = np.random.default_rng(2)
 COLUMNS = [f"x{i}" for i in range(4)]
@@ -35,19 +35,6 @@ def predictor() -> Predictor:
     return predictor
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
-    """The number of parts of every split made by `module`."""
-    seen: list[int] = []
-    real = module.run_parts
-
-    def spy(function: Any, parts: Any) -> Any:
-        seen.append(len(parts))
-        return real(function, parts)
-
-    monkeypatch.setattr(module, "run_parts", spy)
-    return seen
-
-
 def _score(predictor: Predictor, rows: int, threads: int) -> pd.DataFrame:
     scorer = ChunkScorer(
         predictor,
@@ -65,21 +52,30 @@ def _score(predictor: Predictor, rows: int, threads: int) -> pd.DataFrame:
 
 
 def test_a_forest_does_not_split_again_inside_the_scorer_s_parts(predictor, monkeypatch):
-    chunk_splits, forest_splits = _spy(monkeypatch, scoring), _spy(monkeypatch, runtime)
+    chunk_splits, forest_splits = (
+        spy_on_splits(monkeypatch, scoring),
+        spy_on_splits(monkeypatch, runtime),
+    )
     _score(predictor, TWO_PARTS + 3, threads=2)
     assert chunk_splits == [2]
     assert forest_splits == []  # two threads in all, not four
 
 
 def test_a_chunk_scored_in_one_part_lets_the_forest_use_the_threads(predictor, monkeypatch):
-    chunk_splits, forest_splits = _spy(monkeypatch, scoring), _spy(monkeypatch, runtime)
+    chunk_splits, forest_splits = (
+        spy_on_splits(monkeypatch, scoring),
+        spy_on_splits(monkeypatch, runtime),
+    )
     _score(predictor, scoring._PARALLEL_ROWS - 1, threads=2)
     assert chunk_splits == [1]
     assert forest_splits == [2]
 
 
 def test_a_scorer_given_one_thread_keeps_the_forest_to_one(predictor, monkeypatch):
-    chunk_splits, forest_splits = _spy(monkeypatch, scoring), _spy(monkeypatch, runtime)
+    chunk_splits, forest_splits = (
+        spy_on_splits(monkeypatch, scoring),
+        spy_on_splits(monkeypatch, runtime),
+    )
     _score(predictor, TWO_PARTS + 3, threads=1)
     assert chunk_splits == [1]
     assert forest_splits == []
