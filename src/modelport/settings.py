@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """Log level of the server: debug, info, warning or error."""
 
+    opentelemetry: bool = False
+    """FastAPI's OpenTelemetry spans, metrics and logs of each request, to the providers
+    configured in the process (as `opentelemetry-instrument` configures them). Off, no
+    request pays for looking the providers up (a twentieth of a one-row prediction)."""
+
     # --- the batch scorer (`modelport score`) ---------------------------------------------
 
     output: str | None = None

@@ -82,3 +82,49 @@ def test_serve_sends_the_access_log_through_the_thread(capsys):
             logger.handlers = []
             logger.propagate = True
             logger.setLevel(logging.NOTSET)
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_a_burst_of_lines_is_written_in_a_few_writes_not_one_per_line():
+    stream = _CountingStream()
+    handler = QueuedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = _logger("modelport.test.burst", handler)
+    for i in range(2000):
+        logger.info("request %d", i)
+    handler.close()
+    assert stream.getvalue().splitlines() == [f"request {i}" for i in range(2000)]
+    assert stream.writes < 50  # a write per flush interval or per 4,096 lines, not per line
+
+
+def test_flush_writes_what_is_queued_at_once():
+    stream = io.StringIO()
+    handler = QueuedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = _logger("modelport.test.flush", handler)
+    logger.info("now")
+    handler.flush()
+    assert stream.getvalue() == "now\n"
+    handler.close()
+
+
+def test_a_record_that_cannot_be_formatted_is_reported_and_the_others_written(capsys):
+    stream = io.StringIO()
+    handler = QueuedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = _logger("modelport.test.broken", handler)
+    logger.info("before")
+    logger.info("%d apples", "not a number")
+    logger.info("after")
+    handler.close()
+    assert stream.getvalue().splitlines() == ["before", "after"]
+    assert "not a number" in capsys.readouterr().err  # logging's own report of a bad record

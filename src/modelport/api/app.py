@@ -12,17 +12,18 @@ from contextlib import asynccontextmanager
 from types import FrameType
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from modelport._version import __version__
-from modelport.api.auth import BearerAuthMiddleware, KeyRing
-from modelport.api.connections import ConnectionMiddleware
+from modelport.api.auth import Guard, KeyRing
 from modelport.api.debug import BodyLogMiddleware, configured_secrets
 from modelport.api.dispatch import Dispatcher
+from modelport.api.gate import FastLane, Gate
 from modelport.api.heap import change_models
-from modelport.api.metrics import Metrics, MetricsMiddleware
-from modelport.api.middleware import RequestIdMiddleware
+from modelport.api.metrics import Metrics
 from modelport.api.monitor import Monitor
 from modelport.api.openapi import install_openapi
 from modelport.api.prediction_log import close_prediction_log, create_prediction_log
@@ -38,6 +39,8 @@ logger = logging.getLogger("modelport.api")
 
 DOCS_PATHS = frozenset({"/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"})
 STATIC_PREFIX = "/static-offline-docs"
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's OpenTelemetry off: it would look the providers up on every request."""
 PREDICTION_PATHS = frozenset(
     {
         "/predict",
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Predictions, probabilities and explanations from " + ", ".join(registry.names),
         lifespan=_lifespan,
         static_url=STATIC_PREFIX,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     prediction_log = create_prediction_log(settings, registry, metrics)
     app.state.modelport = ServerState(
@@ -95,23 +99,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(to_routes(operations))
     install_openapi(app, operations, api_keys=keys.enabled, admin_keys=admin_keys.enabled)
     _prediction_routes_first(app)
+    guard = None
     if keys.enabled or admin_keys.enabled:
         public = PROBE_PATHS | (DOCS_PATHS if settings.docs_public else frozenset())
-        app.add_middleware(
-            BearerAuthMiddleware,
-            keys=keys,
+        guard = Guard(
+            keys,
             public_paths=public,
             admin_keys=admin_keys,
             # Swagger UI's own scripts and styles: without them a public /docs page is blank.
             public_prefixes=(STATIC_PREFIX + "/",) if settings.docs_public else (),
         )
-    if settings.debug:  # inside the request id's middleware, so its lines carry the id
+    fast_lane = None
+    if settings.debug:  # inside the gate, so its lines carry the request id
         app.add_middleware(BodyLogMiddleware, secrets=configured_secrets(settings))
-    app.add_middleware(
-        ConnectionMiddleware, body_timeout=settings.body_timeout, state=server_state(app)
+    else:  # the body log needs the stack: in debug mode every route takes it
+        hot = [r for r in app.router.routes if isinstance(r, Route) and r.path in PREDICTION_PATHS]
+        fast_lane = FastLane(hot, app.exception_handlers)
+    state = app.state.modelport
+    app.middleware_stack = Gate(
+        app.build_middleware_stack(),
+        metrics=metrics,
+        guard=guard,
+        body_timeout=settings.body_timeout,
+        draining=lambda: state.draining,
+        fast_lane=fast_lane,
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestIdMiddleware)
     return app
 
 

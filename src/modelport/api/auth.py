@@ -1,4 +1,4 @@
-"""Bearer-token auth: an ASGI middleware in front of every route, so none can forget it."""
+"""Bearer-token auth, checked by the gate in front of every route, so none can forget it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
 from modelport.api.problems import problem_response
 from modelport.errors import ConfigurationError
@@ -89,7 +90,7 @@ def read_keys_file(path: Path) -> list[tuple[str, bytes]]:
     return pairs
 
 
-class BearerAuthMiddleware:
+class Guard:
     """Refuses every request without a known bearer token, except probes (and docs if public).
 
     Paths under an admin prefix need an admin key, and only an admin key. Without API keys
@@ -99,31 +100,26 @@ class BearerAuthMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
         keys: KeyRing,
         public_paths: frozenset[str],
         admin_keys: KeyRing | None = None,
         admin_prefix: str = ADMIN_PREFIX,
         public_prefixes: tuple[str, ...] = (),
     ) -> None:
-        self.app = app
         self.keys = keys
         self.public_paths = public_paths
         self.public_prefixes = public_prefixes
         self.admin_keys = admin_keys or KeyRing(())
         self.admin_prefix = admin_prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> Response | None:
+        """The 401 to answer, or None (the request may go on; its caller is named)."""
         path = _route_path(scope)
         admin = path == self.admin_prefix or path.startswith(self.admin_prefix + "/")
         keys = self.admin_keys if admin else self.keys
         public = path in self.public_paths or path.startswith(self.public_prefixes)
         if not admin and (public or not self.keys.enabled):
-            await self.app(scope, receive, send)
-            return
+            return None
         token = _bearer_token(scope)
         caller = keys.identify(token) if token else None
         if caller is None:
@@ -131,7 +127,7 @@ class BearerAuthMiddleware:
                 "a bearer token is required" if token is None else "the bearer token is not valid"
             )
             error = "" if token is None else ', error="invalid_token"'
-            response = problem_response(
+            return problem_response(
                 None,
                 401,
                 detail,
@@ -139,10 +135,8 @@ class BearerAuthMiddleware:
                 path=scope["path"],
                 headers={"WWW-Authenticate": f"Bearer{error}"},
             )
-            await response(scope, receive, send)
-            return
         scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send)
+        return None
 
 
 def _route_path(scope: Scope) -> str:

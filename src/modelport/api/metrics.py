@@ -1,4 +1,4 @@
-"""Prometheus metrics on a registry the app owns (never the global one), as one ASGI middleware.
+"""Prometheus metrics on a registry the app owns (never the global one), counted by the gate.
 
 With several workers, `PROMETHEUS_MULTIPROC_DIR` (set by `modelport serve` before any import
 of prometheus-client) makes every worker write its samples to files there, and `/metrics`
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,7 +22,6 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.metrics_core import Metric
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (
     0.0005,
@@ -188,38 +186,3 @@ class _PresentSeries:
             if metric.name in DRIFT_GAUGES:
                 metric.samples = [sample for sample in metric.samples if sample.value != GONE]
             yield metric
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template, not its raw path."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            self.metrics.in_flight.dec()
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            state = scope.get("state", {})
-            model = state.get("model", "-")  # set by the route, from the registry: bounded
-            caller = state.get("caller", "-")
-            self.metrics.count_request(
-                template, model, status, caller, time.perf_counter() - started
-            )

@@ -56,7 +56,7 @@ def install_openapi(
 
 
 class _Secured:
-    """Which operations need a bearer token, as the auth middleware decides it."""
+    """Which operations need a bearer token, as the gate's auth check decides it."""
 
     def __init__(self, api_keys: bool, admin_keys: bool) -> None:
         self.api_keys, self.admin_keys = api_keys, admin_keys

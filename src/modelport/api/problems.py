@@ -174,20 +174,17 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     )
     # uvicorn closes the connection after an error the app re-raises: say so, or a client
     # reusing the connection for its next request gets a reset.
-    headers = {"Connection": "close"}
-    if request_id is not None:  # this answer is sent outside RequestIdMiddleware
-        headers["X-Request-ID"] = request_id
     return problem_response(
         request,
         500,
         "the server failed to answer this request",
-        headers=headers,
+        headers={"Connection": "close"},
         request_id=request_id,
     )
 
 
 def _request_id(request: Request) -> str | None:
-    """The id `RequestIdMiddleware` gave the request (None outside it, in a bare app)."""
+    """The id the gate gave the request (None outside it, in a bare app)."""
     return getattr(request.state, "request_id", None)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 
-from modelport.api.middleware import _new_id
+from modelport.api.request_ids import _new_id
 
 
 def _ids_in_child(connection) -> None:

@@ -1,0 +1,216 @@
+"""The one ASGI layer every HTTP request passes: its id, its caller, its body's deadline,
+the drain, its metrics and its access line.
+
+One layer, not a middleware per concern: each layer wraps `receive` and `send` again and
+adds frames to every request (four of them cost more than the model's own call for a
+one-row prediction, measured). Prediction routes then go straight to their handler (the
+fast lane); every other request goes through FastAPI's stack, as before.
+
+uvicorn bounds the time an idle keep-alive connection stays open, not the time a body takes
+to arrive, nor the time headers take (a proxy in front bounds those: see the README's
+production notes): the gate bounds the body's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette._utils import get_route_path
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelport.api.auth import Guard
+from modelport.api.metrics import Metrics
+from modelport.api.request_ids import printable, request_id
+from modelport.errors import BodyTimeoutError
+
+logger = logging.getLogger("modelport.access")
+
+CLOSE = (b"connection", b"close")
+ACCESS_LINE = '%s "%s %s" %d %.1fms caller=%s id=%s'
+
+ErrorHandler = Callable[[Request, Exception], Any]
+
+
+class Gate:
+    """Every HTTP request: takes `X-Request-ID` (or the template's `X-Correlation-ID`), or
+    makes one, and echoes it; refuses a request without a known bearer token (`guard`);
+    answers a 408 (with `Connection: close`) when the body has not fully arrived
+    `body_timeout` seconds after the request began; while the server drains, says
+    `Connection: close` on every answer, so a keep-alive client moves to a new connection
+    between requests, never finding its connection closed under a request it just sent;
+    counts and times the request by its route template; logs one access line with the
+    caller's name (never the key).
+
+    Args:
+        app: FastAPI's stack, for every request the fast lane does not take.
+        metrics: the app's metrics.
+        guard: the bearer-token check, or None when no keys are configured.
+        body_timeout: seconds a body has to arrive in full.
+        draining: whether the server is draining (read per answer).
+        fast_lane: the routes served without FastAPI's stack, or None.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        guard: Guard | None,
+        body_timeout: float,
+        draining: Callable[[], bool],
+        fast_lane: FastLane | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.guard = guard
+        self.body_timeout = body_timeout
+        self.draining = draining
+        self.fast_lane = fast_lane
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        identifier, header = request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = identifier.decode()
+        status = 500
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
+        arrived = False  # the whole body is in, or the answer has begun: no deadline any more
+
+        async def receive_in_time() -> Message:
+            nonlocal arrived
+            if arrived:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                arrived = True
+                raise BodyTimeoutError(
+                    f"the body did not arrive within {self.body_timeout:g} s"
+                ) from None
+            arrived = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def send_marked(message: Message) -> None:
+            nonlocal status, arrived
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                arrived = True
+                headers = message.setdefault("headers", [])
+                headers.append((header, identifier))
+                if self.draining() and CLOSE not in headers:
+                    headers.append(CLOSE)
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self._serve(scope, receive_in_time, send_marked)
+        finally:
+            self.metrics.in_flight.dec()
+            self._account(scope, status, time.perf_counter() - started)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A 401, or the fast lane's answer, or the stack's."""
+        refusal = self.guard.refusal(scope) if self.guard is not None else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+        elif self.fast_lane is None or not await self.fast_lane(scope, receive, send):
+            await self.app(scope, receive, send)
+
+    def _account(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count and time the request by its route template; write its access line."""
+        state = scope["state"]
+        route = scope.get("route")
+        self.metrics.count_request(
+            getattr(route, "path", None) or "unmatched",
+            state.get("model", "-"),  # set by the route, from the registry: bounded
+            status,
+            state.get("caller", "-"),
+            seconds,
+        )
+        if logger.isEnabledFor(logging.INFO):
+            client = scope.get("client")
+            logger.info(
+                ACCESS_LINE,
+                client[0] if client else "-",
+                scope["method"],
+                printable(scope["path"]),
+                status,
+                seconds * 1000,
+                state.get("caller", "-"),
+                state["request_id"],
+            )
+
+
+class FastLane:
+    """The routes that take the load, served straight from the gate: the route's own
+    endpoint and the app's own error handlers, without the layers of FastAPI's stack
+    (error middleware, telemetry, body limit, exception middleware, router), which cost
+    as much as the rest of a one-row prediction.
+
+    Args:
+        routes: the routes to serve; a method a route does not answer goes to the stack
+            (its 405).
+        handlers: the app's exception handlers (`app.exception_handlers`).
+    """
+
+    def __init__(self, routes: Iterable[Route], handlers: dict[Any, ErrorHandler]) -> None:
+        self.routes = list(routes)
+        self.handlers = handlers
+        self.unexpected = handlers.get(Exception) or handlers.get(500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Serve the request if it is one of the lane's routes; False leaves it to the stack."""
+        found = self._match(scope)
+        if found is None:
+            return False
+        route, params = found
+        scope["route"] = route
+        scope["path_params"] = params
+        request = Request(scope, receive, send)
+        try:
+            response: Response = await route.endpoint(request)
+        except Exception as error:
+            handler = self._handler(type(error))
+            if handler is None:  # an unexpected error: answered 500, then raised for the log
+                if self.unexpected is not None:
+                    await (await self.unexpected(request, error))(scope, receive, send)
+                raise
+            response = await handler(request, error)
+        await response(scope, receive, send)
+        return True
+
+    def _match(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
+        path = get_route_path(scope)
+        method = scope["method"]
+        for route in self.routes:
+            match = route.path_regex.match(path)
+            if match is not None:
+                if route.methods is not None and method not in route.methods:
+                    return None
+                params = {
+                    key: route.param_convertors[key].convert(value)
+                    for key, value in match.groupdict().items()
+                }
+                return route, params
+        return None
+
+    def _handler(self, kind: type[BaseException]) -> ErrorHandler | None:
+        """The handler of the nearest class in the error's MRO, as Starlette looks it up
+        (the catch-all for `Exception` is not one: unexpected errors are raised)."""
+        for cls in kind.__mro__:
+            if cls is Exception:
+                return None
+            if cls in self.handlers:
+                return self.handlers[cls]
+        return None
