@@ -88,11 +88,15 @@ def base_image(env: dict[str, str]) -> str:
     if subprocess.run([podman, "image", "exists", tag], env=env).returncode == 0:
         return tag
     tarball = cache_dir() / f"base-{SUITE}-{key}.tar"
+    if tarball.is_dir():  # an older run's mmdebstrap, guessing from a name, made a directory
+        shutil.rmtree(tarball)
     if not tarball.exists():
-        partial = tarball.with_suffix(".partial")
+        partial = tarball.with_name(f"{tarball.stem}.partial.tar")
+        partial.unlink(missing_ok=True)
         run(
             [
                 command("mmdebstrap"),
+                "--format=tar",  # not guessed from the file's name
                 "--variant=minbase",
                 f"--include={PACKAGES}",
                 SUITE,
