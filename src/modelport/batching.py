@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ class Batcher:
         name: the model's name, for the log.
         clock: seconds from an arbitrary start, to time the model's calls (a test gives
             its own, so that what counts as fast does not depend on a busy machine).
+        turn: held around every call run in a thread (the server's turns on the GIL, for
+            a model that takes the GIL back often: see `modelport.api.turns`).
 
     Example:
         >>> batcher = Batcher(predictor.predict)  # doctest: +SKIP
@@ -62,6 +65,7 @@ class Batcher:
         on_call: Callable[[int], None] | None = None,
         name: str = "model",
         clock: Callable[[], float] = time.perf_counter,
+        turn: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self.call = call
         self.name = name
@@ -69,6 +73,7 @@ class Batcher:
         self.max_batch_wait = max_batch_wait
         self.on_call = on_call or (lambda rows: None)
         self.clock = clock
+        self.turn = turn
         self._pending: list[_Item] = []
         self._worker: asyncio.Task[None] | None = None
         self._recent: deque[tuple[float, int]] = deque(maxlen=RECENT_CALLS)  # (seconds, rows)
@@ -90,7 +95,7 @@ class Batcher:
                 if self.expected_seconds(sum(item.rows for item in batch)) < INLINE_SECONDS:
                     results = self._run(batch)  # a thread hop would cost more than the model
                 else:
-                    results = await asyncio.to_thread(self._run, batch)
+                    results = await self._run_in_thread(batch)
             except Exception as error:  # never leave a request waiting forever
                 results = [error] * len(batch)
             for item, result in zip(batch, results, strict=True):
@@ -100,6 +105,12 @@ class Batcher:
                     item.future.set_exception(result)
                 else:
                     item.future.set_result(result)
+
+    async def _run_in_thread(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
+        if self.turn is None:
+            return await asyncio.to_thread(self._run, batch)
+        async with self.turn():
+            return await asyncio.to_thread(self._run, batch)
 
     def _take(self) -> list[_Item]:
         """The oldest requests, up to `max_batch_rows` rows (always at least one request)."""

@@ -26,12 +26,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkabl
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 
 from modelport.bundle import ModelBundle
 from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError, PredictionError
+from modelport.introspection import final_estimator
 from modelport.metadata import ModelMetadata, Task, to_plain
-from modelport.runtime import ForestClassifierTwin, numpy_twin
+from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin, numpy_twin
 from modelport.validation import validate_columns, validate_records
 
 if TYPE_CHECKING:
@@ -41,6 +47,15 @@ logger = logging.getLogger("modelport.runtime")
 RuntimeName = Literal["native", "onnx", "auto"]
 _ARGMAX_CLASSIFIERS = (ForestClassifierTwin, RandomForestClassifier, ExtraTreesClassifier)
 """Runtimes whose `predict` is, exactly, the class of highest `predict_proba`."""
+_TREE_BY_TREE = (
+    ForestClassifierTwin,
+    ForestRegressorTwin,
+    RandomForestClassifier,
+    RandomForestRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+)
+"""Runtimes that call their trees one by one, taking the GIL back after each."""
 _LOCATE_LIMIT = 200
 """Rows tried one by one to name those a model rejects; past this the error names none."""
 _REFUSALS = (ValueError, TypeError, KeyError, IndexError)
@@ -117,6 +132,12 @@ class Predictor:
         """True when the model gives class probabilities."""
         task = self.metadata.task
         return bool(task and task.is_classification) and hasattr(self.runtime, "predict_proba")
+
+    @property
+    def takes_turns(self) -> bool:
+        """True when a big call takes the GIL back often (tree by tree), so that it should
+        take turns with the event loop's big parses (see `modelport.api.turns`)."""
+        return isinstance(final_estimator(self.runtime), _TREE_BY_TREE)
 
     def validate(self, records: Any) -> Any:
         """Records (a dict or a list of dicts) → the model's input."""

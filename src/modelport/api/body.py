@@ -11,6 +11,7 @@ import pandas as pd
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from modelport.api.turns import BIG_BODY_BYTES, Turns
 from modelport.columns import parse_boolean
 from modelport.errors import (
     InvalidInputError,
@@ -55,8 +56,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_payload(request: Request, limit: int) -> Payload:
-    """Parse a JSON or CSV body into a Payload; no content type is read as JSON.
+async def read_payload(request: Request, limit: int, turns: Turns | None = None) -> Payload:
+    """Parse a JSON or CSV body into a Payload; no content type is read as JSON. A body
+    from `BIG_BODY_BYTES` on is parsed in a turn of `turns`.
 
     Raises:
         UnsupportedMediaTypeError: any other content type (a body is never unpickled).
@@ -74,6 +76,13 @@ async def read_payload(request: Request, limit: int) -> Payload:
             f"content type {media_type!r} is not accepted; send application/json or text/csv{hint}"
         )
     body = await read_body(request, limit)
+    if turns is None or len(body) < BIG_BODY_BYTES:
+        return await _parsed(body, media_type)
+    async with turns():
+        return await _parsed(body, media_type)
+
+
+async def _parsed(body: bytes, media_type: str) -> Payload:
     if media_type in CSV_TYPES:
         return Payload(columns=await run_in_threadpool(parse_csv, body), kind="csv")
     if len(body) > INLINE_PARSE_BYTES:  # a big body is parsed off the event loop

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from modelport.api.admission import Admission
 from modelport.api.debug import timed
 from modelport.api.metrics import Metrics
+from modelport.api.turns import BIG_INPUT_CELLS, Turns
 from modelport.batching import Batcher
 from modelport.errors import ModelNotReadyError
 from modelport.predictor import Predictor
@@ -24,13 +25,16 @@ INLINE_CELLS = 50_000
 class Dispatcher:
     """Hands out one Batcher per (predictor, method); a reloaded model gets fresh ones.
 
-    Every call goes through `admission`, which counts the rows waiting for each model.
+    Every call goes through `admission`, which counts the rows waiting for each model;
+    big inputs are validated, and the threaded calls of models that take turns on the GIL
+    are run, in the process's `turns`.
     """
 
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
         self.admission = Admission(settings, metrics)
+        self.turns = Turns()
         self._batchers: weakref.WeakKeyDictionary[Predictor, dict[str, Batcher]] = (
             weakref.WeakKeyDictionary()
         )
@@ -63,15 +67,19 @@ class Dispatcher:
                 max_batch_wait=self.settings.max_batch_wait,
                 on_call=rows_per_call.observe,
                 name=model,
+                turn=self.turns if predictor.takes_turns else None,
             )
         return per_method[method]
 
     async def validate(self, predictor: Predictor, rows: Any, *, columns: bool = False) -> Any:
-        """Validate small inputs inline, big ones off the event loop."""
+        """Validate small inputs inline, big ones off the event loop; from
+        `BIG_INPUT_CELLS` values on, in a turn."""
         check = predictor.validate_columns if columns else predictor.validate
-        if _cells(rows, columns) <= INLINE_CELLS:
+        cells = _cells(rows, columns)
+        if cells < BIG_INPUT_CELLS:
             return check(rows)
-        return await run_in_threadpool(check, rows)
+        async with self.turns():
+            return check(rows) if cells <= INLINE_CELLS else await run_in_threadpool(check, rows)
 
 
 def _weak_call(predictor: Predictor, method: str) -> Callable[[Any], Any]:

@@ -88,7 +88,7 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     async with admitted_body(request):
-        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
+        payload = await _read_payload(request)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, entry.version, predictor, payload, proba, explain)
     return json_response(_rows_predicted(request, result))
@@ -115,7 +115,7 @@ async def preprocess(request: Request, name: str | None = None) -> Response:
     """The rows as the model will see them: defaults filled in, types coerced."""
     predictor = _predictor(request, name)
     async with admitted_body(request):
-        payload = await read_payload(request, server_state(request.app).settings.max_body_bytes)
+        payload = await _read_payload(request)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     X = await _validate(server_state(request.app).dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
@@ -143,6 +143,11 @@ async def text_query(request: Request, name: str | None = None) -> Response:
         return {"prediction": label, "confidence": probabilities[str(label)]}
 
     return json_response(await run_in_threadpool(answer))
+
+
+async def _read_payload(request: Request) -> Payload:
+    state = server_state(request.app)
+    return await read_payload(request, state.settings.max_body_bytes, state.dispatch.turns)
 
 
 async def _validate(dispatch: Dispatcher, predictor: Predictor, payload: Payload) -> Any:
