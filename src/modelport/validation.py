@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -15,7 +16,41 @@ from modelport.columns import convert_column, kind_of
 from modelport.errors import MAX_PROBLEMS, FieldProblem, InvalidInputError
 from modelport.metadata import FeatureSpec, FeatureType, ModelMetadata, to_plain
 
-_NUMBERS = frozenset({FeatureType.NUMERIC, FeatureType.INTEGER})
+MAX_LAYOUTS = 64
+"""Models whose layout is kept (more than a server holds; past it, all are made again)."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the fast path reads of a model's features on every request, made once."""
+
+    numbers_only: bool  # a numpy matrix, every feature a number
+    values: Callable[[Any], tuple[Any, ...]]  # a record's values in the model's order
+    integers: list[int]  # positions of the integer features
+
+
+_layouts: dict[int, tuple[ModelMetadata, _Layout]] = {}
+
+
+def _layout(metadata: ModelMetadata) -> _Layout:
+    """The metadata's layout, kept by the object's identity (metadata is frozen, but
+    unhashable: its features are a list)."""
+    kept = _layouts.get(id(metadata))
+    if kept is not None and kept[0] is metadata:
+        return kept[1]
+    names = metadata.feature_names
+    numbers = (FeatureType.NUMERIC, FeatureType.INTEGER)
+    layout = _Layout(
+        numbers_only=bool(names)
+        and metadata.input_kind == "numpy"
+        and all(f.type in numbers for f in metadata.features),
+        values=operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],),
+        integers=[i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER],
+    )
+    if len(_layouts) >= MAX_LAYOUTS:
+        _layouts.clear()
+    _layouts[id(metadata)] = (metadata, layout)
+    return layout
 
 
 def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) -> Any:
@@ -114,16 +149,16 @@ def _all_numbers(rows: list[Mapping[str, Any]], metadata: ModelMetadata) -> np.n
     integer feature) returns None, and the column-by-column path gives the answer and the
     errors; both paths give the same array for the same valid rows.
     """
-    if metadata.input_kind != "numpy" or not all(f.type in _NUMBERS for f in metadata.features):
+    layout = _layout(metadata)
+    if not layout.numbers_only:
         return None
-    names = metadata.feature_names
-    values = operator.itemgetter(*names)  # one C call per row, not one lookup per cell
-    cells = map(values, rows) if len(names) > 1 else ((row[names[0]],) for row in rows)
+    width = len(metadata.features)
+    cells = map(layout.values, rows)  # one C call per row, not one lookup per cell
     try:  # one flat pass in C: twice as fast as np.array over a list of tuples
-        flat = np.fromiter(chain.from_iterable(cells), np.float64, len(rows) * len(names))
+        flat = np.fromiter(chain.from_iterable(cells), np.float64, len(rows) * width)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    return valid_matrix(flat.reshape(len(rows), len(names)), metadata)
+    return valid_matrix(flat.reshape(len(rows), width), metadata)
 
 
 def valid_matrix(matrix: np.ndarray, metadata: ModelMetadata) -> np.ndarray | None:
@@ -131,7 +166,7 @@ def valid_matrix(matrix: np.ndarray, metadata: ModelMetadata) -> np.ndarray | No
     it is what the column-by-column path builds; else None, and that path says what is wrong."""
     if not np.isfinite(matrix).all():
         return None
-    integers = [i for i, f in enumerate(metadata.features) if f.type is FeatureType.INTEGER]
+    integers = _layout(metadata).integers
     if integers and (np.mod(matrix[:, integers], 1) != 0).any():
         return None
     return matrix

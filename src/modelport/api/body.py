@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import pandas as pd
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 
 from modelport.api.turns import BIG_BODY_BYTES, Turns
 from modelport.columns import parse_boolean
@@ -161,7 +163,7 @@ def query_flag(request: Request, name: str) -> bool:
     Raises:
         RequestError: a value that is not a boolean (names the parameter).
     """
-    value = request.query_params.get(name)
+    value = _query_params(request.scope["query_string"]).get(name)
     if value is None or not value.strip():
         return False
     flag = parse_boolean(value)
@@ -170,3 +172,10 @@ def query_flag(request: Request, name: str) -> bool:
     raise RequestError(
         f"query parameter {name} must be 1 or 0 (true or false), not {value[:20]!r}", name
     )
+
+
+@lru_cache(maxsize=256)
+def _query_params(query_string: bytes) -> QueryParams:
+    """A query string's parameters, parsed once: clients send the same few (`proba=1`)
+    on every request. QueryParams is immutable, so requests can share it."""
+    return QueryParams(query_string)

@@ -44,4 +44,6 @@ def request_id(scope: Scope) -> tuple[bytes, bytes]:
 
 def printable(path: str) -> str:
     """The path with control characters and quotes escaped, so it can't forge a log line."""
+    if path.isascii() and path.isprintable() and '"' not in path and "\\" not in path:
+        return path  # nothing to escape: the common case, without the round trip
     return path.encode("unicode_escape").decode("ascii").replace('"', '\\"')

@@ -23,7 +23,7 @@ from modelport.api.schemas import (
     problem,
     records_body,
 )
-from modelport.api.state import server_state
+from modelport.api.state import ServerState, server_state
 from modelport.errors import InvalidInputError, NotSupportedError
 from modelport.introspection import family, final_estimator
 from modelport.predictor import Predictor
@@ -33,9 +33,9 @@ from modelport.validation import to_records
 RESERVED_QUERY = frozenset({"proba", "explain"})
 
 
-def _entry(request: Request, name: str | None) -> ModelEntry:
-    entry = server_state(request.app).registry.entry(name)  # one lookup per request
-    request.state.model = entry.name
+def _entry(request: Request, name: str | None, state: ServerState | None = None) -> ModelEntry:
+    entry = (state or server_state(request.app)).registry.entry(name)  # one lookup per request
+    request.scope["state"]["model"] = entry.name
     return entry
 
 
@@ -43,8 +43,8 @@ def _predictor(request: Request, name: str | None) -> Predictor:
     return ready_predictor(_entry(request, name))
 
 
-def _rows_predicted(request: Request, result: dict[str, Any]) -> dict[str, Any]:
-    server_state(request.app).metrics.count_rows(request.state.model, len(result["prediction"]))
+def _rows_predicted(state: ServerState, request: Request, result: dict[str, Any]) -> dict[str, Any]:
+    state.metrics.count_rows(request.scope["state"]["model"], len(result["prediction"]))
     return result
 
 
@@ -84,19 +84,21 @@ async def features(request: Request, name: str | None = None) -> Response:
 
 async def predict_body(request: Request, name: str | None = None) -> Response:
     """Records, a list of records, `{"_data", "_samples"}` or a CSV table → predictions."""
-    entry = _entry(request, name)
+    state = server_state(request.app)
+    entry = _entry(request, name, state)
     predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     async with admitted_body(request):
         payload = await _read_payload(request)
-    request.state.input_source = InputSource(payload.kind, payload.prefix)
-    result = await _answer(request, entry.version, predictor, payload, proba, explain)
-    return json_response(_rows_predicted(request, result))
+    request.scope["state"]["input_source"] = InputSource(payload.kind, payload.prefix)
+    result = await _answer(request, entry.version, predictor, payload, proba, explain, state)
+    return json_response(_rows_predicted(state, request, result))
 
 
 async def predict_query(request: Request, name: str | None = None) -> Response:
     """`GET /predict?feature=value`: absent features take their defaults."""
-    entry = _entry(request, name)
+    state = server_state(request.app)
+    entry = _entry(request, name, state)
     predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     record = {
@@ -106,9 +108,9 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
     }
     request.state.input_source = InputSource("query")
     result = await _answer(
-        request, entry.version, predictor, Payload(records=record), proba, explain
+        request, entry.version, predictor, Payload(records=record), proba, explain, state
     )
-    return json_response(_rows_predicted(request, result))
+    return json_response(_rows_predicted(state, request, result))
 
 
 async def preprocess(request: Request, name: str | None = None) -> Response:
@@ -163,19 +165,21 @@ async def _answer(
     payload: Payload,
     proba: bool,
     explain: bool,
+    state: ServerState,
 ) -> dict[str, Any]:
     """Validate (inline when small), predict through the batcher, explain off the loop; then
     hand what was served to the monitor."""
-    dispatch: Dispatcher = server_state(request.app).dispatch
+    dispatch: Dispatcher = state.dispatch
+    model = request.scope["state"]["model"]
     X = await _validate(dispatch, predictor, payload)
     if explain:  # unbatched, but its rows wait for the model like any others
-        with dispatch.admission.rows(request.state.model, len(X)):
+        with dispatch.admission.rows(model, len(X)):
             result = await run_in_threadpool(_explained, predictor, X, payload.samples, proba)
     else:
         if proba and not predictor.has_proba:
             predictor.predict_proba_array(X)  # raises the NotSupportedError that says why
         method = "predict_proba" if proba else "predict"
-        result = {"prediction": await dispatch.batcher(predictor, method, request.state.model)(X)}
+        result = {"prediction": await dispatch.batcher(predictor, method, model)(X)}
     answers = result["prediction"]
     labels, probabilities = (None, answers) if proba else (answers, None)
     watch(request, predictor, version, "classic", X, labels, probabilities)
