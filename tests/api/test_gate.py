@@ -3,6 +3,7 @@ the stack answers (the same bodies, errors, headers, metrics and access lines)."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from modelport.api.gate import Gate
+from modelport.api.gate import Deadline, Gate
+from modelport.errors import BodyTimeoutError
 
 KEY = "gate-test-key-0123456789"
 
@@ -115,3 +117,38 @@ def test_refused_and_served_requests_are_counted_and_logged_once(
     )
     # refused before routing, as before the gate: a token-less scan cannot grow the labels
     assert 'route="unmatched",status="401"} 1.0' in metrics
+
+
+def test_a_deadline_turns_only_its_own_cancel_into_a_408():
+    async def scenario() -> None:
+        never = asyncio.Event()
+
+        async def stalled() -> dict[str, Any]:
+            await never.wait()
+            return {}
+
+        async def whole() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        with pytest.raises(BodyTimeoutError, match=r"within 0\.01 s"):
+            await Deadline(0.01).bound(stalled)
+
+        other = asyncio.create_task(Deadline(30).bound(stalled))
+        await asyncio.sleep(0)
+        other.cancel()  # a cancel of its own (the server stopping): not a 408
+        with pytest.raises(asyncio.CancelledError):
+            await other
+
+        deadline = Deadline(0.01)
+        assert (await deadline.bound(whole))["body"] == b"{}"
+        deadline.stop()
+        await asyncio.sleep(0.05)
+        assert not deadline.expired  # stopped: its timer never fires
+
+        late = Deadline(0.01)
+        await late.bound(whole)
+        await asyncio.sleep(0.05)  # past due between two reads: the next read is refused
+        with pytest.raises(BodyTimeoutError):
+            await late.bound(whole)
+
+    asyncio.run(scenario())
