@@ -14,8 +14,8 @@ a request that was admitted is always answered.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.requests import Request
 
@@ -71,21 +71,13 @@ class Admission:
         finally:
             self.waiting[model] -= n_rows
 
-    @asynccontextmanager
-    async def body(self, model: str) -> AsyncIterator[None]:
-        """A slot to read and parse one request's body for `model`.
+    def body(self, model: str) -> BodySlot:
+        """A slot to read and parse one request's body for `model` (`async with`).
 
-        Raises:
+        Raises (on entering):
             OverloadedError: the model's queue is full, or every body slot is taken.
         """
-        self.check(model)
-        if self.max_bodies and self.bodies >= self.max_bodies:
-            self._shed(model, "bodies", f"{self.bodies} request bodies are being read already")
-        self.bodies += 1
-        try:
-            yield
-        finally:
-            self.bodies -= 1
+        return BodySlot(self, model)
 
     def _shed(self, model: str, reason: str, why: str) -> None:
         self.metrics.shed.labels(model, reason).inc()
@@ -96,9 +88,31 @@ class Admission:
         )
 
 
-def admitted_body(request: Request) -> AbstractAsyncContextManager[None]:
-    """`async with admitted_body(request):` around reading and parsing the request's body."""
-    from modelport.api.state import server_state  # the state holds the dispatcher, which holds us
+class BodySlot:
+    """One body being read and parsed: a class, not a generator-based context manager,
+    since every prediction request takes one."""
 
-    admission = server_state(request.app).dispatch.admission
-    return admission.body(request.state.model)
+    __slots__ = ("admission", "model")
+
+    def __init__(self, admission: Admission, model: str) -> None:
+        self.admission = admission
+        self.model = model
+
+    async def __aenter__(self) -> None:
+        admission = self.admission
+        admission.check(self.model)
+        if admission.max_bodies and admission.bodies >= admission.max_bodies:
+            admission._shed(
+                self.model, "bodies", f"{admission.bodies} request bodies are being read already"
+            )
+        admission.bodies += 1
+
+    async def __aexit__(self, *error: object) -> None:
+        self.admission.bodies -= 1
+
+
+def admitted_body(request: Request) -> BodySlot:
+    """`async with admitted_body(request):` around reading and parsing the request's body."""
+    # The app's state (`server_state`) holds the dispatcher, which holds the admission.
+    admission: Admission = request.app.state.modelport.dispatch.admission
+    return admission.body(request.scope["state"]["model"])

@@ -213,6 +213,7 @@ class FastLane:
 
     def __init__(self, routes: Iterable[Route], handlers: dict[Any, ErrorHandler]) -> None:
         self.routes = list(routes)
+        self.exact = {route.path: route for route in self.routes if not route.param_convertors}
         self.handlers = handlers
         self.unexpected = handlers.get(Exception) or handlers.get(500)
 
@@ -240,6 +241,9 @@ class FastLane:
     def _match(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         path = get_route_path(scope)
         method = scope["method"]
+        exact = self.exact.get(path)  # `/predict`: a dict look-up, not a regex per route
+        if exact is not None:
+            return (exact, {}) if exact.methods is None or method in exact.methods else None
         for route in self.routes:
             match = route.path_regex.match(path)
             if match is not None:
