@@ -56,7 +56,7 @@ bench: install wrk
 	$(BIN)/python bench/run.py
 
 # Only the targets' points (rf; the reference, modelport native and onnx, the monitoring
-# pair), 5 s each: about 3 minutes; writes bench/results/limit.md.
+# pair), two rounds of 5 s each: about 3 minutes; writes bench/results/limit.md.
 bench-limit: install wrk
 	$(BIN)/python bench/run.py --limit --seconds 5
 

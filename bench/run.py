@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ SERVERS = f"flask,fastapi,{REFERENCE},modelport,modelport-onnx,modelport-w2"
 LIMIT_SERVERS = f"{REFERENCE},modelport,modelport-onnx"
 COLD_STARTS = 3
 """Starts per server; the median is reported."""
+ROUNDS = 2
+"""Rounds of load per point: every server takes its turn in each round."""
 FLOOR_ROWS = 10_000
 """Rows per call of the one-core floor: big enough that the call's overhead is noise."""
 MONITORING_ROUNDS = 2
@@ -176,49 +179,77 @@ def bodies(frame: pd.DataFrame, work: Path, cases: list[tuple[int, int]]) -> dic
 
 def measure(
     model: str,
-    server: str,
+    servers: list[str],
     path: Path,
     frame: pd.DataFrame,
     work: Path,
     seconds: float,
     cases: list[tuple[int, int]],
     cold_starts: int,
-) -> tuple[list[Point], dict[str, float]]:
-    """Every case against one server, checked for correct answers before and after (and,
-    for modelport, that auth, metrics and the access log were on throughout)."""
+) -> tuple[list[Point], dict[str, dict[str, float]]]:
+    """Every case against every server, the servers up at once and loaded in turn, round by
+    round (`ROUNDS`), so that a point and its reference share the machine's noise; each
+    server checked for correct answers before and after (and, for modelport, that auth,
+    metrics and the access log were on throughout)."""
     body = bodies(frame, work, cases)
-    points, peak = [], 0.0
-    log = work / f"{model}-{server}.log"
-    with running(server, path, log) as (url, cold_start, process):
-        check(url, path, frame, tolerance(server))
+    rounds: dict[tuple[str, int, int], list[dict[str, float]]] = {}
+    peaks = dict.fromkeys(servers, 0.0)
+    colds: dict[str, list[float]] = {}
+    with ExitStack() as stack:
+        up = {}
+        for server in servers:
+            log = work / f"{model}-{server}.log"
+            url, cold_start, process = stack.enter_context(running(server, path, log))
+            check(url, path, frame, tolerance(server))
+            up[server] = (url, process, log)
+            colds[server] = [cold_start]
         for rows, connections in cases:
-            load(url, body[rows], connections, 1, work)  # warm-up
-            result = load(url, body[rows], connections, seconds, work)
-            peak = max(peak, rss_mb(process))
-            requests_per_s = result["requests"] / (result["duration_us"] / 1e6)
-            points.append(
-                Point(
-                    model,
-                    server,
-                    rows,
-                    connections,
-                    round(requests_per_s, 1),
-                    round(requests_per_s * rows, 1),
-                    round(result["p50_us"] / 1000, 3),
-                    round(result["p99_us"] / 1000, 3),
-                    int(result["errors"] + result["non_2xx"]),
-                    round(result["wrk_cpu"], 2),
-                )
-            )
-        check(url, path, frame, tolerance(server))
-        if server.startswith("modelport"):
-            check_deployed_defaults(url, log)
-    starts = [cold_start]
-    for _ in range(cold_starts - 1):  # one start is too noisy a figure on a shared machine
-        with running(server, path, work / f"{model}-{server}-start.log") as (_, seconds, _):
-            starts.append(seconds)
-    cold = statistics.median(starts)
-    return points, {"cold_start_s": round(cold, 3), "peak_rss_mb": round(peak, 1)}
+            print(f"  {model}, {rows} row(s) x {connections} conn", flush=True)
+            for url, _, _ in up.values():
+                load(url, body[rows], connections, 1, work)  # warm-up
+            for _ in range(ROUNDS):
+                for server, (url, process, _) in up.items():
+                    result = load(url, body[rows], connections, seconds, work)
+                    rounds.setdefault((server, rows, connections), []).append(result)
+                    peaks[server] = max(peaks[server], rss_mb(process))
+        for server, (url, _, log) in up.items():
+            check(url, path, frame, tolerance(server))
+            if server.startswith("modelport"):
+                check_deployed_defaults(url, log)
+    for server in servers:
+        for _ in range(cold_starts - 1):  # one start is too noisy a figure on a shared machine
+            with running(server, path, work / f"{model}-{server}-start.log") as (_, start, _):
+                colds[server].append(start)
+    points = [_point(model, *key, results) for key, results in rounds.items()]
+    starts = {
+        server: {
+            "cold_start_s": round(statistics.median(colds[server]), 3),
+            "peak_rss_mb": round(peaks[server], 1),
+        }
+        for server in servers
+    }
+    return points, starts
+
+
+def _point(
+    model: str, server: str, rows: int, connections: int, rounds: list[dict[str, float]]
+) -> Point:
+    """One point from its rounds: requests over their time, the median p50, the worst p99."""
+    requests_per_s = sum(r["requests"] for r in rounds) / (
+        sum(r["duration_us"] for r in rounds) / 1e6
+    )
+    return Point(
+        model,
+        server,
+        rows,
+        connections,
+        round(requests_per_s, 1),
+        round(requests_per_s * rows, 1),
+        round(statistics.median(r["p50_us"] for r in rounds) / 1000, 3),
+        round(max(r["p99_us"] for r in rounds) / 1000, 3),
+        int(sum(r["errors"] + r["non_2xx"] for r in rounds)),
+        round(statistics.mean(r["wrk_cpu"] for r in rounds), 2),
+    )
 
 
 def measure_monitoring(
@@ -341,13 +372,12 @@ def main() -> None:
         floors = {name: floor(path, frame) for name, path in paths.items()}
         points, starts = [], {}
         for model, path in paths.items():
-            for server in servers:
-                print(f"{model} on {server} ...", flush=True)
-                measured, start = measure(
-                    model, server, path, frame, work, args.seconds, cases, cold_starts
-                )
-                points += measured
-                starts[(model, server)] = start
+            print(f"{model} on {', '.join(servers)} ...", flush=True)
+            measured, started = measure(
+                model, servers, path, frame, work, args.seconds, cases, cold_starts
+            )
+            points += measured
+            starts |= {(model, server): start for server, start in started.items()}
         monitoring = None
         if "rf" in paths and "modelport" in servers:
             print("rf on modelport, prediction log and drift on, and off ...", flush=True)
