@@ -7,9 +7,10 @@ import logging
 import logging.config
 import threading
 
+import pytest
 from uvicorn.logging import DefaultFormatter
 
-from modelport.api.queued_log import QueuedStreamHandler
+from modelport.api.queued_log import AccessFormatter, QueuedStreamHandler
 from modelport.api.server import log_config
 
 
@@ -128,3 +129,15 @@ def test_a_record_that_cannot_be_formatted_is_reported_and_the_others_written(ca
     handler.close()
     assert stream.getvalue().splitlines() == ["before", "after"]
     assert "not a number" in capsys.readouterr().err  # logging's own report of a bad record
+
+
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO, logging.WARNING, logging.CRITICAL])
+@pytest.mark.parametrize("colours", [False, True])
+def test_the_access_formatter_writes_what_uvicorns_writes(level, colours):
+    def record() -> logging.LogRecord:
+        return logging.LogRecord("a", level, __file__, 1, "%s %d", ("GET /", 200), None)
+
+    fmt = "%(levelprefix)s %(message)s"
+    ours = AccessFormatter(fmt, use_colors=colours).format(record())
+    assert ours == DefaultFormatter(fmt, use_colors=colours).format(record())
+    assert ours.endswith(" GET / 200") and logging.getLevelName(level) in ours

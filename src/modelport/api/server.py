@@ -90,9 +90,13 @@ def log_config(level: str) -> dict[str, Any]:
     `QueuedStreamHandler`), so the event loop does not wait on it.
     """
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["modelport.access"] = {
+        **config["formatters"]["default"],
+        "()": "modelport.api.queued_log.AccessFormatter",
+    }
     config["handlers"]["modelport.access"] = {
         "()": "modelport.api.queued_log.QueuedStreamHandler",
-        "formatter": "default",
+        "formatter": "modelport.access",
         "stream": config["handlers"]["default"]["stream"],
     }
     config["loggers"]["modelport"] = {
