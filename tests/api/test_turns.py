@@ -11,8 +11,11 @@ import orjson
 import pytest
 from starlette.requests import Request
 
+from modelport import Settings
 from modelport.api.body import read_payload
-from modelport.api.turns import BIG_BODY_BYTES, Turns
+from modelport.api.dispatch import Dispatcher
+from modelport.api.metrics import Metrics
+from modelport.api.turns import BIG_BODY_BYTES, BIG_INPUT_CELLS, Turns
 from modelport.batching import Batcher
 from modelport.predictor import Predictor
 
@@ -148,3 +151,21 @@ def test_a_served_forest_takes_turns_and_answers_big_bodies(serve, example_dir):
         big = client.post("/predict?proba=1", content=orjson.dumps(rows))
         assert len(big.content) > 0 and big.status_code == 200, big.text
         assert big.json()["prediction"] == small * len(rows)
+
+
+@pytest.mark.parametrize("consume", [True, False])
+def test_a_big_input_is_consumed_only_when_asked(predictors, consume):
+    predictor = predictors["forest-binary"]
+    names = predictor.metadata.feature_names
+    row = dict.fromkeys(names, 1.0)
+    big = [dict(row) for _ in range(BIG_INPUT_CELLS // len(names) + 1)]
+    small = [dict(row)]
+    dispatch = Dispatcher(Settings(), Metrics())
+
+    async def validate(rows: list[dict[str, float]]) -> np.ndarray:
+        return await dispatch.validate(predictor, rows, consume=consume)
+
+    X = asyncio.run(validate(big))
+    assert len(X) == BIG_INPUT_CELLS // len(names) + 1
+    assert big == ([] if consume else [row] * len(X))  # emptied in its turn, if asked
+    assert len(asyncio.run(validate(small))) == 1 and small == [row]  # small: never emptied

@@ -153,9 +153,11 @@ async def _read_payload(request: Request) -> Payload:
 
 
 async def _validate(dispatch: Dispatcher, predictor: Predictor, payload: Payload) -> Any:
+    """The payload's rows as model input; a big payload's rows are consumed (only its
+    `_samples` are read afterwards)."""
     if payload.columns is not None:
-        return await dispatch.validate(predictor, payload.columns, columns=True)
-    return await dispatch.validate(predictor, payload.records)
+        return await dispatch.validate(predictor, payload.columns, columns=True, consume=True)
+    return await dispatch.validate(predictor, payload.records, consume=True)
 
 
 async def _answer(
