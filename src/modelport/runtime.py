@@ -117,19 +117,85 @@ class _ForestMean:
 
     Each tree's own structure (`tree_`) is called: the estimator's method around it checks
     that the tree is fitted and counts the features on every call (about three quarters of
-    a tree's time for one row, measured), for input this class checks once.
+    a tree's time for one row, measured), for input this class checks once. A call of a
+    few rows walks every tree at once instead (`_FlatForest`).
     """
 
     def __init__(self, forest: Any) -> None:
         self.trees = [estimator.tree_ for estimator in forest.estimators_]
         self.n_features = int(forest.n_features_in_)
+        nodes = sum(tree.node_count for tree in self.trees)
+        single = all(tree.n_outputs == 1 for tree in self.trees)
+        self.flat = _FlatForest(self.trees) if single and nodes <= MAX_FLAT_NODES else None
 
     def mean(self, X: Any) -> np.ndarray:
         """`[n_rows, width]`: the class probabilities, or one column of values."""
         rows = _tree_input(X)
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"{rows.shape} rows for a forest of {self.n_features} features")
+        flat = self.flat
+        if flat is not None and len(rows) * flat.depth <= FLAT_WORK and not np.isnan(rows).any():
+            total = flat.summed(rows)
+            total /= len(self.trees)
+            return total
         return _tree_mean(self.trees, rows)
+
+
+FLAT_WORK = 160
+"""Rows times depth up to which a call walks all its trees at once: a few array operations
+per level beat a call per tree (about 2 µs each) up to about 16 rows of depth 10 (one row
+of the benchmark's 100-tree forest: 40 µs instead of 234, measured)."""
+MAX_FLAT_NODES = 1_000_000
+"""Nodes past which a forest is not laid out flat again (the copy costs 40 bytes a node)."""
+
+
+class _FlatForest:
+    """Every tree's nodes in one set of arrays, walked one level at a time for all trees and
+    rows at once.
+
+    The comparisons are scikit-learn's (the float32 value against the float64 threshold,
+    left when not greater) and the answers are summed in the trees' order from zero, as
+    `_mean` sums them: the same bits. A leaf is its own child, so a walk that reaches it
+    early stays there. Rows with a missing value go the per-tree way (a tree may send
+    them either side).
+    """
+
+    def __init__(self, trees: list[Any]) -> None:
+        counts = [tree.node_count for tree in trees]
+        offsets = np.cumsum([0, *counts[:-1]]).astype(np.intp)
+        self.roots = offsets
+        self.depth = max(int(tree.max_depth) for tree in trees)
+        self.feature = np.concatenate([np.maximum(tree.feature, 0) for tree in trees])
+        self.feature = self.feature.astype(np.intp)
+        self.threshold = np.concatenate([tree.threshold for tree in trees])
+        self.left, self.right = (
+            np.concatenate(
+                [
+                    np.where(children < 0, np.arange(count), children) + offset
+                    for children, count, offset in zip(kids, counts, offsets, strict=True)
+                ]
+            ).astype(np.intp)
+            for kids in (
+                [tree.children_left for tree in trees],
+                [tree.children_right for tree in trees],
+            )
+        )
+        self.value = np.concatenate([tree.value.reshape(tree.node_count, -1) for tree in trees])
+
+    def summed(self, rows: np.ndarray) -> np.ndarray:
+        """`[n_rows, width]`: the trees' answers added up in their order (float32 rows,
+        none missing)."""
+        n_rows, n_trees = len(rows), len(self.roots)
+        node = np.repeat(self.roots, n_rows)  # tree by tree, each over every row
+        row = np.tile(np.arange(n_rows), n_trees)
+        for _ in range(self.depth):
+            left = rows[row, self.feature[node]] <= self.threshold[node]
+            node = np.where(left, self.left[node], self.right[node])
+        answers = np.empty((n_trees + 1, n_rows, self.value.shape[1]))
+        answers[0] = 0.0
+        answers[1:] = self.value[node].reshape(n_trees, n_rows, -1)
+        total: np.ndarray = np.add.accumulate(answers, axis=0)[-1]  # tree after tree, from 0
+        return total
 
 
 class ForestRegressorTwin(_ForestMean):
