@@ -146,7 +146,8 @@ FLAT_WORK = 160
 per level beat a call per tree (about 2 µs each) up to about 16 rows of depth 10 (one row
 of the benchmark's 100-tree forest: 40 µs instead of 234, measured)."""
 MAX_FLAT_NODES = 1_000_000
-"""Nodes past which a forest is not laid out flat again (the copy costs 40 bytes a node)."""
+"""Nodes past which a forest is not laid out flat again (the copy costs 32 bytes a node,
+plus its values)."""
 
 
 class _FlatForest:
