@@ -12,7 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,8 @@ class Batcher:
                 if self.expected_seconds(sum(item.rows for item in batch)) < INLINE_SECONDS:
                     results = self._run(batch)  # a thread hop would cost more than the model
                 else:
-                    results = await self._run_in_thread(batch)
+                    async with self.turn() if self.turn is not None else nullcontext():
+                        results = await asyncio.to_thread(self._run, batch)
             except Exception as error:  # never leave a request waiting forever
                 results = [error] * len(batch)
             for item, result in zip(batch, results, strict=True):
@@ -105,12 +106,6 @@ class Batcher:
                     item.future.set_exception(result)
                 else:
                     item.future.set_result(result)
-
-    async def _run_in_thread(self, batch: list[_Item]) -> list[list[Any] | BaseException]:
-        if self.turn is None:
-            return await asyncio.to_thread(self._run, batch)
-        async with self.turn():
-            return await asyncio.to_thread(self._run, batch)
 
     def _take(self) -> list[_Item]:
         """The oldest requests, up to `max_batch_rows` rows (always at least one request)."""

@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:  # the body log needs the stack: in debug mode every route takes it
         hot = [r for r in app.router.routes if isinstance(r, Route) and r.path in PREDICTION_PATHS]
         fast_lane = FastLane(hot, app.exception_handlers)
-    state = app.state.modelport
+    state = server_state(app)
     app.middleware_stack = Gate(
         app.build_middleware_stack(),
         metrics=metrics,

@@ -58,7 +58,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_payload(request: Request, limit: int, turns: Turns | None = None) -> Payload:
+async def read_payload(request: Request, limit: int, turns: Turns) -> Payload:
     """Parse a JSON or CSV body into a Payload; no content type is read as JSON. A body
     from `BIG_BODY_BYTES` on is parsed in a turn of `turns`.
 
@@ -78,18 +78,12 @@ async def read_payload(request: Request, limit: int, turns: Turns | None = None)
             f"content type {media_type!r} is not accepted; send application/json or text/csv{hint}"
         )
     body = await read_body(request, limit)
-    if turns is None or len(body) < BIG_BODY_BYTES:
-        return await _parsed(body, media_type)
-    async with turns():
-        return await _parsed(body, media_type)
-
-
-async def _parsed(body: bytes, media_type: str) -> Payload:
-    if media_type in CSV_TYPES:
-        return Payload(columns=await run_in_threadpool(parse_csv, body), kind="csv")
-    if len(body) > INLINE_PARSE_BYTES:  # a big body is parsed off the event loop
-        return split_template(await run_in_threadpool(parse_json, body))
-    return split_template(parse_json(body))
+    async with turns.when(len(body) >= BIG_BODY_BYTES):
+        if media_type in CSV_TYPES:
+            return Payload(columns=await run_in_threadpool(parse_csv, body), kind="csv")
+        if len(body) > INLINE_PARSE_BYTES:  # a big body is parsed off the event loop
+            return split_template(await run_in_threadpool(parse_json, body))
+        return split_template(parse_json(body))
 
 
 def parse_json(body: bytes) -> Any:

@@ -167,11 +167,11 @@ class Deadline:
 
     async def bound(self, read: Receive) -> Message:
         """`read()`'s message, or BodyTimeoutError once the deadline has passed."""
+        if self.expired:
+            raise self._error()
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(self.start + self.seconds, self._expire)
-        if self.expired:
-            raise self._error()
         task = self._reading = asyncio.current_task()
         try:
             return await read()

@@ -33,14 +33,14 @@ from modelport.validation import to_records
 RESERVED_QUERY = frozenset({"proba", "explain"})
 
 
-def _entry(request: Request, name: str | None, state: ServerState | None = None) -> ModelEntry:
-    entry = (state or server_state(request.app)).registry.entry(name)  # one lookup per request
+def _entry(request: Request, name: str | None, state: ServerState) -> ModelEntry:
+    entry = state.registry.entry(name)  # one lookup per request
     request.scope["state"]["model"] = entry.name
     return entry
 
 
 def _predictor(request: Request, name: str | None) -> Predictor:
-    return ready_predictor(_entry(request, name))
+    return ready_predictor(_entry(request, name, server_state(request.app)))
 
 
 def _rows_predicted(state: ServerState, request: Request, result: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     async with admitted_body(request):
-        payload = await _read_payload(request)
+        payload = await _read_payload(request, state)
     request.scope["state"]["input_source"] = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, entry.version, predictor, payload, proba, explain, state)
     return json_response(_rows_predicted(state, request, result))
@@ -115,11 +115,12 @@ async def predict_query(request: Request, name: str | None = None) -> Response:
 
 async def preprocess(request: Request, name: str | None = None) -> Response:
     """The rows as the model will see them: defaults filled in, types coerced."""
-    predictor = _predictor(request, name)
+    state = server_state(request.app)
+    predictor = ready_predictor(_entry(request, name, state))
     async with admitted_body(request):
-        payload = await _read_payload(request)
+        payload = await _read_payload(request, state)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
-    X = await _validate(server_state(request.app).dispatch, predictor, payload)
+    X = await _validate(state.dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
 
 
@@ -147,8 +148,7 @@ async def text_query(request: Request, name: str | None = None) -> Response:
     return json_response(await run_in_threadpool(answer))
 
 
-async def _read_payload(request: Request) -> Payload:
-    state = server_state(request.app)
+async def _read_payload(request: Request, state: ServerState) -> Payload:
     return await read_payload(request, state.settings.max_body_bytes, state.dispatch.turns)
 
 

@@ -17,7 +17,7 @@ from modelport.api.responses import json_response
 from modelport.api.routes.operation import Operation
 from modelport.api.schemas import Context, json_content, v2_error
 from modelport.api.state import server_state
-from modelport.api.turns import BIG_BODY_BYTES, Turns
+from modelport.api.turns import BIG_BODY_BYTES
 from modelport.api.v2_schemas import v2_schema
 from modelport.predictor import Predictor
 from modelport.registry import ready_predictor
@@ -78,7 +78,9 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     state = server_state(request.app)
     async with admitted_body(request):
         body = await read_body(request, state.settings.max_body_bytes)
-        decoded = await _decoded(body, request.headers.get(HEADER_LENGTH), state.dispatch.turns)
+        async with state.dispatch.turns.when(len(body) >= BIG_BODY_BYTES):
+            length = request.headers.get(HEADER_LENGTH)
+            decoded = await run_in_threadpool(decode_request, body, length)
     requested = requested_outputs(decoded, predictor)
     dispatch = state.dispatch
     X = await dispatch.validate(
@@ -90,14 +92,6 @@ async def infer_route(request: Request, name: str, version: str | None = None) -
     watch(request, predictor, served, "v2", X, answers.get(PREDICT), answers.get(PREDICT_PROBA))
     content, headers = encode_response(name, served, decoded, outputs)
     return Response(content, 200, headers=headers)
-
-
-async def _decoded(body: bytes, header_length: str | None, turns: Turns) -> Any:
-    """The decoded request, off the loop; a big body in a turn (see `modelport.api.turns`)."""
-    if len(body) < BIG_BODY_BYTES:
-        return await run_in_threadpool(decode_request, body, header_length)
-    async with turns():
-        return await run_in_threadpool(decode_request, body, header_length)
 
 
 def _flag(key: str) -> dict[str, Any]:
