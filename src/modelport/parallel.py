@@ -11,12 +11,13 @@ serving beside others uses its share of the cores (`shared_by`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,6 +59,13 @@ def shared_by(processes: int) -> Iterator[None]:
         yield
     finally:
         _share = outer
+
+
+def cut(items: Any, parts: int) -> list[Any]:
+    """`items` (a list, an array) in `parts` consecutive slices of nearly equal length."""
+    step, extra = divmod(len(items), parts)
+    bounds = [i * step + min(i, extra) for i in range(parts + 1)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def run_parts(function: Callable[[T], R], parts: Sequence[T]) -> list[R]:

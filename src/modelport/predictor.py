@@ -137,7 +137,8 @@ class Predictor:
     def takes_turns(self) -> bool:
         """True when a big call takes the GIL back often (tree by tree), so that it should
         take turns with the event loop's big parses (see `modelport.api.turns`)."""
-        return isinstance(final_estimator(self.runtime), _TREE_BY_TREE)
+        model = final_estimator(self.runtime)
+        return isinstance(model, _TREE_BY_TREE) and getattr(model, "tree_by_tree", True)
 
     def validate(self, records: Any) -> Any:
         """Records (a dict or a list of dicts) → the model's input."""

@@ -45,7 +45,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.extmath import softmax
 
 from modelport.metadata import FeatureType, ModelMetadata
-from modelport.parallel import free_threads, run_parts
+from modelport.parallel import cut, free_threads, run_parts
 
 logger = logging.getLogger("modelport.runtime")
 
@@ -117,8 +117,9 @@ class _ForestMean:
 
     Each tree's own structure (`tree_`) is called: the estimator's method around it checks
     that the tree is fitted and counts the features on every call (about three quarters of
-    a tree's time for one row, measured), for input this class checks once. A call of a
-    few rows walks every tree at once instead (`_FlatForest`).
+    a tree's time for one row, measured), for input this class checks once. With numba
+    installed, compiled code walks every tree (`modelport.compiled_forest`); without it, a
+    call of a few rows walks every tree at once with numpy (`_FlatForest`).
     """
 
     def __init__(self, forest: Any) -> None:
@@ -126,13 +127,24 @@ class _ForestMean:
         self.n_features = int(forest.n_features_in_)
         nodes = sum(tree.node_count for tree in self.trees)
         single = all(tree.n_outputs == 1 for tree in self.trees)
-        self.flat = _FlatForest(self.trees) if single and nodes <= MAX_FLAT_NODES else None
+        small = single and nodes <= MAX_FLAT_NODES
+        self.compiled = _compiled(self.trees) if small else None
+        self.flat = _FlatForest(self.trees) if small and self.compiled is None else None
+
+    @property
+    def tree_by_tree(self) -> bool:
+        """True when a big call goes tree by tree, taking the GIL back for each."""
+        return self.compiled is None
 
     def mean(self, X: Any) -> np.ndarray:
         """`[n_rows, width]`: the class probabilities, or one column of values."""
         rows = _tree_input(X)
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"{rows.shape} rows for a forest of {self.n_features} features")
+        if self.compiled is not None:
+            total: np.ndarray = self.compiled.summed(rows)
+            total /= len(self.trees)
+            return total
         flat = self.flat
         if flat is not None and len(rows) * flat.depth <= FLAT_WORK and not np.isnan(rows).any():
             total = flat.summed(rows)
@@ -146,8 +158,23 @@ FLAT_WORK = 160
 per level beat a call per tree (about 2 µs each) up to about 16 rows of depth 10 (one row
 of the benchmark's 100-tree forest: 40 µs instead of 234, measured)."""
 MAX_FLAT_NODES = 1_000_000
-"""Nodes past which a forest is not laid out flat again (the copy costs 32 bytes a node,
+"""Nodes past which a forest is not laid out again (the copy costs 16 to 32 bytes a node,
 plus its values)."""
+
+
+def _compiled(trees: list[Any]) -> Any | None:
+    """The trees laid out for compiled code, or None without numba (or with its compiler
+    turned off, where the walk would run as slow Python)."""
+    try:
+        import numba
+
+        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+            return None
+        from modelport.compiled_forest import CompiledForest
+    except Exception as error:  # not installed, or no place to keep compiled code
+        logger.debug("no compiled forest walk: %s", error)
+        return None
+    return CompiledForest(trees)
 
 
 class _FlatForest:
@@ -239,9 +266,9 @@ def _tree_mean(trees: list[Any], rows: np.ndarray) -> np.ndarray:
     if parts <= 1:
         return _summed(trees, rows)
     if len(rows) * len(trees) * trees[0].max_n_classes <= KEPT_ANSWERS:
-        answers = run_parts(partial(_answers, rows), _cut(trees, parts))
+        answers = run_parts(partial(_answers, rows), cut(trees, parts))
         return _mean(trees, rows, itertools.chain.from_iterable(answers))
-    return np.concatenate(run_parts(partial(_summed, trees), _cut(rows, parts)))
+    return np.concatenate(run_parts(partial(_summed, trees), cut(rows, parts)))
 
 
 def _summed(trees: list[Any], rows: np.ndarray) -> np.ndarray:
@@ -259,13 +286,6 @@ def _mean(trees: list[Any], rows: np.ndarray, answers: Iterable[np.ndarray]) -> 
         total += answer
     total /= len(trees)
     return total
-
-
-def _cut(items: Any, parts: int) -> list[Any]:
-    """`items` in `parts` consecutive slices of nearly equal length."""
-    step, extra = divmod(len(items), parts)
-    bounds = [i * step + min(i, extra) for i in range(parts + 1)]
-    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _linear_twin(estimator: Any, order: Order) -> Any | None:

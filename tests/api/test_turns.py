@@ -12,6 +12,7 @@ import pytest
 from starlette.requests import Request
 
 from modelport import Settings
+from modelport import runtime as runtime_module
 from modelport.api.body import read_payload
 from modelport.api.dispatch import Dispatcher
 from modelport.api.metrics import Metrics
@@ -126,8 +127,9 @@ def test_each_event_loop_gets_its_own_lock():
     assert first is not second
 
 
+@pytest.mark.parametrize("numba", [True, False])
 @pytest.mark.parametrize(
-    ("name", "runtime", "takes"),
+    ("name", "runtime", "tree_by_tree"),
     [
         ("forest-binary", "native", True),
         ("forest-multiclass", "native", True),
@@ -137,11 +139,17 @@ def test_each_event_loop_gets_its_own_lock():
         ("lightgbm-binary", "native", False),
     ],
 )
-def test_forests_run_tree_by_tree_take_turns(example_bundles, name, runtime, takes):
+def test_forests_run_tree_by_tree_take_turns(
+    example_bundles, monkeypatch, name, runtime, tree_by_tree, numba
+):
+    """A native forest walked by compiled code holds the GIL once a call, as ONNX does."""
+    if not numba:
+        monkeypatch.setattr(runtime_module, "_compiled", lambda trees: None)
+    takes = tree_by_tree and not numba
     assert Predictor(example_bundles[name], runtime=runtime).takes_turns is takes
 
 
-def test_a_served_forest_takes_turns_and_answers_big_bodies(serve, example_dir):
+def test_a_served_forest_answers_big_bodies_as_small_ones(serve, example_dir):
     """Through the app: a body past the turn's size is answered as a small one is."""
     with serve(example_dir / "forest-binary.joblib") as client:
         features = client.get("/features").json()

@@ -1,5 +1,6 @@
-"""A forest twin's calls of a few rows walk every tree at once: the same bits as the trees
-called one by one and as the forest itself, and only for calls small enough."""
+"""Without numba, a forest twin's calls of a few rows walk every tree at once with numpy:
+the same bits as the trees called one by one and as the forest itself, and only for calls
+small enough."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ FORESTS = [
     (RandomForestRegressor, TARGET, ForestRegressorTwin, "predict"),
     (ExtraTreesRegressor, TARGET, ForestRegressorTwin, "predict"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "_compiled", lambda trees: None)
 
 
 def _rows(n: int) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""A forest twin's big calls on several threads: exactly the unsplit answers, and only
-for calls big enough (rows times trees) to be worth a thread hop."""
+"""Without numba, a forest twin's big calls go tree by tree on several threads: exactly the
+unsplit answers, and only for calls big enough (rows times trees) to be worth a thread hop."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ FORESTS = {
 @pytest.fixture(autouse=True)
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "CORES", 2)
+    monkeypatch.setattr(runtime, "_compiled", lambda trees: None)  # as without numba
 
 
 @pytest.fixture
