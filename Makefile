@@ -36,7 +36,7 @@ nginx:
 
 # The image is built from wheels made here, so the build itself needs no network:
 # dependencies in wheelhouse/, modelport in dist/ (see deploy/README.md).
-IMAGE_EXTRAS ?= batch,postgres,dashboard
+IMAGE_EXTRAS ?= batch,postgres,dashboard,fast
 wheels: install
 	rm -rf wheelhouse dist/modelport-*.whl
 	$(BIN)/pip wheel --quiet --wheel-dir wheelhouse ".[$(IMAGE_EXTRAS)]"

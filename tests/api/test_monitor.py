@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from modelport import Settings
@@ -140,3 +141,14 @@ def test_the_thread_counts_what_arrives_and_stops_when_closed(registry: Registry
     finally:
         monitor.close()
     assert monitor.report(registry.entry(BANK))["rows"] == 10
+
+
+def test_most_probable_is_the_class_max_picks_first_of_a_tie():
+    rng = np.random.default_rng(3)
+    names = ["low", "mid", "high", 4]
+    rows = [dict(zip(names, rng.integers(0, 3, size=4) / 4, strict=True)) for _ in range(500)]
+    rows.append(dict.fromkeys(names, 0.25))  # a four-way tie: the first class
+    expected = [max(row, key=row.__getitem__) for row in rows]
+    assert monitor_module.most_probable(rows) == expected
+    assert expected[-1] == "low" and len(set(expected)) == 4
+    assert monitor_module.most_probable([]) == []
