@@ -12,6 +12,7 @@ import pandas as pd
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect
 
 from modelport.api.turns import BIG_BODY_BYTES, Turns
 from modelport.columns import parse_boolean
@@ -50,12 +51,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"the body is {int(declared)} bytes; the limit is {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:  # the messages themselves: Starlette's stream() is an async generator around them
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLargeError(f"the body is over the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_payload(request: Request, limit: int, turns: Turns) -> Payload:

@@ -223,11 +223,16 @@ class Monitor:
                 yield name, predictor
 
 
+FEW_ROWS = 16
+"""Rows under which the most probable classes are picked row by row (measured crossover)."""
+
+
 def most_probable(probabilities: list[dict[str, float]]) -> list[Any]:
-    """Each row's class of highest probability, the first of a tie, as `max` would pick it
-    (four times faster than `max` per row for 1,000 rows: one numpy pass)."""
-    if not probabilities:
-        return []
+    """Each row's class of highest probability, the first of a tie, as `max` picks it: per
+    row for a few rows, else in one numpy pass (four times faster for 1,000 rows, but some
+    microseconds to start)."""
+    if len(probabilities) < FEW_ROWS:
+        return [max(row, key=row.__getitem__) for row in probabilities]
     names = list(probabilities[0])
     values = np.fromiter(
         chain.from_iterable(map(dict.values, probabilities)),
