@@ -7,14 +7,16 @@ from typing import Any
 import pytest
 
 
-def spy_on_splits(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
-    """The number of parts of every split `module` makes through its `run_parts`."""
+def spy_on_splits(monkeypatch: pytest.MonkeyPatch, *modules: Any) -> list[int]:
+    """The number of parts of every split the modules make through their `run_parts` (a
+    forest's: `runtime` and `compiled_forest`, whichever walks it)."""
     seen: list[int] = []
-    real = module.run_parts
+    for module in modules:
+        real = module.run_parts
 
-    def spy(function: Any, parts: Any) -> Any:
-        seen.append(len(parts))
-        return real(function, parts)
+        def spy(function: Any, parts: Any, real: Any = real) -> Any:
+            seen.append(len(parts))
+            return real(function, parts)
 
-    monkeypatch.setattr(module, "run_parts", spy)
+        monkeypatch.setattr(module, "run_parts", spy)
     return seen

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelport import parallel, runtime
+from modelport import compiled_forest, parallel, runtime
 from modelport.parallel import free_threads
 from tests.api.conftest import running
 from tests.splits import spy_on_splits
@@ -21,7 +21,7 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def forest_splits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    return spy_on_splits(monkeypatch, runtime)
+    return spy_on_splits(monkeypatch, runtime, compiled_forest)
 
 
 def _in_a_thread() -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from modelport import ModelBundle, ModelMetadata, Predictor, parallel, runtime
+from modelport import ModelBundle, ModelMetadata, Predictor, compiled_forest, parallel, runtime
 from modelport.batch import scoring
 from modelport.batch.scoring import ChunkScorer, ModelIdentity, ScoreOptions
 from modelport.completion import complete_metadata
@@ -54,7 +54,7 @@ def _score(predictor: Predictor, rows: int, threads: int) -> pd.DataFrame:
 def test_a_forest_does_not_split_again_inside_the_scorer_s_parts(predictor, monkeypatch):
     chunk_splits, forest_splits = (
         spy_on_splits(monkeypatch, scoring),
-        spy_on_splits(monkeypatch, runtime),
+        spy_on_splits(monkeypatch, runtime, compiled_forest),
     )
     _score(predictor, TWO_PARTS + 3, threads=2)
     assert chunk_splits == [2]
@@ -64,7 +64,7 @@ def test_a_forest_does_not_split_again_inside_the_scorer_s_parts(predictor, monk
 def test_a_chunk_scored_in_one_part_lets_the_forest_use_the_threads(predictor, monkeypatch):
     chunk_splits, forest_splits = (
         spy_on_splits(monkeypatch, scoring),
-        spy_on_splits(monkeypatch, runtime),
+        spy_on_splits(monkeypatch, runtime, compiled_forest),
     )
     _score(predictor, scoring._PARALLEL_ROWS - 1, threads=2)
     assert chunk_splits == [1]
@@ -74,7 +74,7 @@ def test_a_chunk_scored_in_one_part_lets_the_forest_use_the_threads(predictor, m
 def test_a_scorer_given_one_thread_keeps_the_forest_to_one(predictor, monkeypatch):
     chunk_splits, forest_splits = (
         spy_on_splits(monkeypatch, scoring),
-        spy_on_splits(monkeypatch, runtime),
+        spy_on_splits(monkeypatch, runtime, compiled_forest),
     )
     _score(predictor, TWO_PARTS + 3, threads=1)
     assert chunk_splits == [1]
