@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import os
 import warnings
 from collections.abc import Iterable
 from functools import partial
@@ -164,7 +165,10 @@ plus its values)."""
 
 def _compiled(trees: list[Any]) -> Any | None:
     """The trees laid out for compiled code, or None without numba (or with its compiler
-    turned off, where the walk would run as slow Python)."""
+    turned off, where the walk would run as slow Python: then numba, about 100 MB of a
+    worker's memory, is not even imported)."""
+    if os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0"):
+        return None
     try:
         import numba
 

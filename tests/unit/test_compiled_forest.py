@@ -120,10 +120,14 @@ def test_the_walk_is_compiled_to_run_without_the_gil():
 
 def test_without_numba_or_with_its_compiler_off_the_numpy_walks_are_used(monkeypatch):
     model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, CLASSES)
-    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)  # as numba's own config file sets it
     twin = ForestClassifierTwin(model)
     assert twin.compiled is None and twin.flat is not None and twin.tree_by_tree
     monkeypatch.setattr(numba.config, "DISABLE_JIT", False)
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")  # read before numba would be imported
+    assert ForestClassifierTwin(model).compiled is None
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "0")
+    assert ForestClassifierTwin(model).compiled is not None
     monkeypatch.setitem(sys.modules, "modelport.compiled_forest", None)
     twin = ForestClassifierTwin(model)
     assert twin.compiled is None and twin.flat is not None
