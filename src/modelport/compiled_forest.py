@@ -6,8 +6,8 @@ guesses wrong half the time. Here one compiled call walks every tree for a block
 without the GIL: tree after tree, the rows of a block go down it together, one level at a time, with
 no branch on the way (a node's two children are next to each other: the child is the
 left one plus "went right"), so the CPU overlaps their memory reads. On the benchmark's
-100-tree forest of depth 10: about 2x scikit-learn's rows per second on one core, and one
-row in 12–15 µs instead of 234 (measured).
+100-tree forest of depth 10: about 1.6x scikit-learn's rows per second on one core, and one
+row in 12 to 15 µs instead of 234 (measured).
 
 The answers are scikit-learn's bit for bit: the float32 value compared with the float64
 threshold, a missing value sent where the tree was trained to send it, and each row's
