@@ -134,6 +134,20 @@ def test_runs_as_non_root_on_a_read_only_root_writing_only_to_tmp(container: Con
     assert written.returncode == 0, written.stderr
 
 
+def test_a_numeric_forest_is_walked_by_compiled_code_cached_in_tmp(container: Container) -> None:
+    """The image's `fast` extra at work on a read-only root: numba keeps its code in /tmp."""
+    expected = Predictor(load_bundle(container.models / "forest-multiclass.joblib"))
+    records = expected.metadata.examples * 40
+    answer = httpx.post(
+        f"{container.url}/models/forest-multiclass/predict?proba=1", json=records, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    want = expected.predict_proba(expected.validate(records))
+    assert answer.json()["prediction"] == want  # bit for bit, compiled or not
+    cached = container.podman("exec", container.name, "find", "/tmp", "-name", "*.nbi")
+    assert "compiled_forest" in cached.stdout, (cached.stdout, cached.stderr, container.logs())
+
+
 def test_no_compiler_in_the_image(container: Container) -> None:
     found = container.podman(
         "exec", container.name, "sh", "-c", "command -v gcc cc c++ clang make || true"
