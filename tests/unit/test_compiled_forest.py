@@ -21,28 +21,7 @@ from sklearn.ensemble import (
 from modelport import compiled_forest, parallel, runtime
 from modelport.compiled_forest import CompiledForest
 from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin
-
-RNG = np.random.default_rng(11)
-X = RNG.normal(size=(600, 6))
-CLASSES = np.array(["a", "b", "c"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.4)]
-TARGET = X[:, 0] * 3 - X[:, 2] + RNG.normal(scale=0.2, size=len(X))
-FORESTS = [
-    (RandomForestClassifier, CLASSES, ForestClassifierTwin, "predict_proba"),
-    (ExtraTreesClassifier, CLASSES, ForestClassifierTwin, "predict_proba"),
-    (RandomForestRegressor, TARGET, ForestRegressorTwin, "predict"),
-    (ExtraTreesRegressor, TARGET, ForestRegressorTwin, "predict"),
-]
-
-
-def _rows(n: int, missing: bool = False) -> np.ndarray:
-    rows = RNG.normal(scale=2.0, size=(n, 6))
-    if n > 3:
-        rows[1, 3] = np.inf  # as a value too large for float32 arrives
-        rows[2, 0] = -1e300
-        rows[3, 5] = 1e300
-    if missing:
-        rows[RNG.random(size=rows.shape) < 0.2] = np.nan
-    return rows
+from tests.forests import CLASSES, FORESTS, RNG, TARGET, X, asked_rows
 
 
 def _same(model: Any, twin: Any, method: str, rows: np.ndarray) -> None:
@@ -57,7 +36,7 @@ def test_the_compiled_walk_is_the_forest_bit_for_bit(forest, y, twin, method, de
     compiled_twin = twin(model)
     assert compiled_twin.compiled is not None and compiled_twin.flat is None
     for n in (1, 2, 31, 32, 33, 500, 2_500):  # around a block, and calls cut across threads
-        _same(model, compiled_twin, method, _rows(n))
+        _same(model, compiled_twin, method, asked_rows(n))
 
 
 @pytest.mark.parametrize(("forest", "y", "twin", "method"), FORESTS)
@@ -72,12 +51,12 @@ def test_missing_values_go_where_each_tree_was_trained_to_send_them(forest, y, t
     compiled_twin = twin(model)
     assert compiled_twin.compiled is not None
     for n in (1, 40, 700):
-        _same(model, compiled_twin, method, _rows(n, missing=True))
+        _same(model, compiled_twin, method, asked_rows(n, missing=True))
 
 
 def test_a_forest_trained_without_missing_values_sends_them_as_it_does():
     model = RandomForestClassifier(n_estimators=10, random_state=2).fit(X, CLASSES)
-    _same(model, ForestClassifierTwin(model), "predict_proba", _rows(64, missing=True))
+    _same(model, ForestClassifierTwin(model), "predict_proba", asked_rows(64, missing=True))
 
 
 def test_values_on_a_threshold_go_where_the_trees_send_them():
@@ -92,7 +71,7 @@ def test_values_on_a_threshold_go_where_the_trees_send_them():
 def test_a_big_call_is_cut_by_rows_across_threads_with_the_same_sums(monkeypatch):
     model = RandomForestRegressor(n_estimators=30, max_depth=12, random_state=0).fit(X, TARGET)
     forest = ForestRegressorTwin(model).compiled
-    rows = runtime._tree_input(_rows(3_000))
+    rows = runtime._tree_input(asked_rows(3_000))
     walked: list[tuple[int, str]] = []
     real = CompiledForest._walk
 
@@ -131,7 +110,7 @@ def test_without_numba_or_with_its_compiler_off_the_numpy_walks_are_used(monkeyp
     monkeypatch.setitem(sys.modules, "modelport.compiled_forest", None)
     twin = ForestClassifierTwin(model)
     assert twin.compiled is None and twin.flat is not None
-    _same(model, twin, "predict_proba", _rows(3))
+    _same(model, twin, "predict_proba", asked_rows(3))
 
 
 def test_a_forest_too_big_to_copy_is_walked_tree_by_tree(monkeypatch):
@@ -139,4 +118,4 @@ def test_a_forest_too_big_to_copy_is_walked_tree_by_tree(monkeypatch):
     model = RandomForestRegressor(n_estimators=5, max_depth=4, random_state=0).fit(X, TARGET)
     twin = ForestRegressorTwin(model)
     assert twin.compiled is None and twin.flat is None
-    _same(model, twin, "predict", _rows(40))
+    _same(model, twin, "predict", asked_rows(40))

@@ -10,38 +10,18 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
 
 from modelport import runtime
 from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin
-
-RNG = np.random.default_rng(7)
-X = RNG.normal(size=(500, 5))
-CLASSES = np.array(["a", "b", "c"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.4)]
-TARGET = X[:, 0] * 3 - X[:, 2] + RNG.normal(scale=0.2, size=len(X))
-FORESTS = [
-    (RandomForestClassifier, CLASSES, ForestClassifierTwin, "predict_proba"),
-    (ExtraTreesClassifier, CLASSES, ForestClassifierTwin, "predict_proba"),
-    (RandomForestRegressor, TARGET, ForestRegressorTwin, "predict"),
-    (ExtraTreesRegressor, TARGET, ForestRegressorTwin, "predict"),
-]
+from tests.forests import CLASSES, FORESTS, TARGET, X, asked_rows
 
 
 @pytest.fixture(autouse=True)
 def _without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime, "_compiled", lambda trees: None)
-
-
-def _rows(n: int) -> np.ndarray:
-    rows = RNG.normal(scale=2.0, size=(n, 5))
-    if n > 2:
-        rows[1, 3] = np.inf  # as a value too large for float32 arrives
-        rows[2, 0] = -1e300
-    return rows
 
 
 @pytest.mark.parametrize("depth", [3, None])  # shallow, and grown to pure leaves (uneven)
@@ -51,7 +31,7 @@ def test_the_flat_walk_is_the_forest_bit_for_bit(forest, y, twin, method, depth)
     flat_twin = twin(model)
     assert flat_twin.flat is not None
     for n in (1, 2, 5, 9):
-        rows = _rows(n)
+        rows = asked_rows(n)
         with np.errstate(over="ignore"), sklearn.config_context(assume_finite=True):
             ours = getattr(flat_twin, method)(rows)
             np.testing.assert_array_equal(ours, getattr(model, method)(rows))
@@ -78,11 +58,11 @@ def test_only_small_calls_without_missing_values_walk_flat(monkeypatch):
     twin = ForestClassifierTwin(model)
     walks = _walks(monkeypatch)
     small = runtime.FLAT_WORK // twin.flat.depth
-    twin.predict_proba(_rows(small))
-    twin.predict_proba(_rows(small + 1))
+    twin.predict_proba(asked_rows(small))
+    twin.predict_proba(asked_rows(small + 1))
     assert walks == [small]
 
-    missing = _rows(3)
+    missing = asked_rows(3)
     missing[0, 1] = np.nan
     twin.predict_proba(missing)  # a tree may send a missing value either side: tree by tree
     assert walks == [small]
@@ -93,14 +73,14 @@ def test_a_forest_too_big_to_copy_is_not_laid_out_flat(monkeypatch):
     model = RandomForestRegressor(n_estimators=5, max_depth=4, random_state=0).fit(X, TARGET)
     twin = ForestRegressorTwin(model)
     assert twin.flat is None
-    rows = _rows(2)
+    rows = asked_rows(2)
     np.testing.assert_array_equal(twin.predict(rows), model.predict(rows))
 
 
 def test_values_on_a_threshold_go_where_the_trees_send_them():
     model = RandomForestClassifier(n_estimators=8, max_depth=6, random_state=1).fit(X, CLASSES)
     twin = ForestClassifierTwin(model)
-    rows = np.zeros((8, 5))
+    rows = np.zeros((8, X.shape[1]))
     for i, estimator in enumerate(model.estimators_):  # each tree's root threshold, exactly
         tree = estimator.tree_
         rows[i, tree.feature[0]] = np.float32(tree.threshold[0])
