@@ -34,11 +34,12 @@ from sklearn.ensemble import (
 )
 
 from modelport.bundle import ModelBundle
+from modelport.compiled import compiled_module
 from modelport.errors import FieldProblem, InvalidInputError, NotSupportedError, PredictionError
 from modelport.introspection import final_estimator
 from modelport.metadata import ModelMetadata, Task, to_plain
 from modelport.runtime import ForestClassifierTwin, ForestRegressorTwin, numpy_twin
-from modelport.validation import validate_columns, validate_records
+from modelport.validation import numbers_only, valid_matrix, validate_columns, validate_records
 
 if TYPE_CHECKING:
     from modelport.explain import Explainer
@@ -104,6 +105,7 @@ class Predictor:
         self._fast_path_failed = False
         self._has_answered = twin is not None  # the model answered the twin's check rows
         self._fast_path_lock = threading.Lock()
+        self._records_reader = self._reader()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
         """The ONNX runtime when asked for and it agrees with the model; else None, logged."""
@@ -116,6 +118,28 @@ class Predictor:
             log = logger.warning if runtime == "onnx" else logger.info
             log("model %s runs natively: %s", self.bundle.name, reason)
         return compiled
+
+    def _reader(self) -> Any | None:
+        """The compiled reader of JSON records into this model's matrix, warmed up (its code
+        compiled or loaded from the cache now, not at the first request); None where the input
+        is not a matrix of numbers, or there is no compiled code."""
+        if not numbers_only(self._input_metadata):
+            return None
+        module = compiled_module("compiled_records")
+        if module is None:
+            return None
+        reader = module.RecordsReader(self._input_metadata.feature_names, self.max_rows)
+        reader.matrix(b"[]")
+        return reader
+
+    def read_json_matrix(self, body: bytes) -> np.ndarray | None:
+        """The model input of a JSON body that is a list of records of numbers, read by
+        compiled code without the GIL (`modelport.compiled_records`); None for any other body,
+        or without compiled code: then it takes the ordinary way (parse, then `validate`)."""
+        if self._records_reader is None:
+            return None
+        matrix = self._records_reader.matrix(body)
+        return None if matrix is None else valid_matrix(matrix, self._input_metadata)
 
     @property
     def metadata(self) -> ModelMetadata:

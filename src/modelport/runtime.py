@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import os
 import warnings
 from collections.abc import Iterable
 from functools import partial
@@ -45,6 +44,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.extmath import softmax
 
+from modelport.compiled import compiled_module
 from modelport.metadata import FeatureType, ModelMetadata
 from modelport.parallel import cut, free_threads, run_parts
 
@@ -164,21 +164,10 @@ plus its values)."""
 
 
 def _compiled(trees: list[Any]) -> Any | None:
-    """The trees laid out for compiled code, or None without numba (or with its compiler
-    turned off, where the walk would run as slow Python: then numba, about 100 MB of a
-    worker's memory, is not even imported)."""
-    if os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0"):
-        return None
-    try:
-        import numba
-
-        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
-            return None
-        from modelport.compiled_forest import CompiledForest
-    except Exception as error:  # not installed, or no place to keep compiled code
-        logger.debug("no compiled forest walk: %s", error)
-        return None
-    return CompiledForest(trees)
+    """The trees laid out for compiled code, or None where there is none (see
+    `modelport.compiled`)."""
+    module = compiled_module("compiled_forest")
+    return module.CompiledForest(trees) if module is not None else None
 
 
 class _FlatForest:

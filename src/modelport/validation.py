@@ -53,6 +53,11 @@ def _layout(metadata: ModelMetadata) -> _Layout:
     return layout
 
 
+def numbers_only(metadata: ModelMetadata) -> bool:
+    """True when the model's input is a numpy matrix and every feature a number."""
+    return _layout(metadata).numbers_only
+
+
 def validate_records(records: Any, metadata: ModelMetadata, *, max_rows: int) -> Any:
     """One record (a dict) or a list of them → the model's input.
 

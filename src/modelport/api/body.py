@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,9 +33,11 @@ INLINE_PARSE_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class Payload:
-    """What a prediction request holds: rows (records or columns), and optional background."""
+    """What a prediction request holds: rows (records, columns, or the model's input read
+    straight from the body), and optional background."""
 
     records: Any = None
+    matrix: Any = None
     columns: dict[str, list[Any]] | None = None
     samples: Any = None
     kind: str = "json"
@@ -64,9 +67,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def read_payload(request: Request, limit: int, turns: Turns) -> Payload:
-    """Parse a JSON or CSV body into a Payload; no content type is read as JSON. A body
-    from `BIG_BODY_BYTES` on is parsed in a turn of `turns`.
+async def read_payload(
+    request: Request,
+    limit: int,
+    turns: Turns,
+    read_matrix: Callable[[bytes], Any] | None = None,
+) -> Payload:
+    """Parse a JSON or CSV body into a Payload; no content type is read as JSON. A JSON body
+    from `BIG_BODY_BYTES` on is first given to `read_matrix` in a thread (compiled code that
+    reads a list of records straight into the model's input, without the GIL); when that
+    answers None, or for a CSV body, the body is parsed in a turn of `turns`.
 
     Raises:
         UnsupportedMediaTypeError: any other content type (a body is never unpickled).
@@ -84,6 +94,10 @@ async def read_payload(request: Request, limit: int, turns: Turns) -> Payload:
             f"content type {media_type!r} is not accepted; send application/json or text/csv{hint}"
         )
     body = await read_body(request, limit)
+    if read_matrix is not None and len(body) >= BIG_BODY_BYTES and media_type not in CSV_TYPES:
+        matrix = await run_in_threadpool(read_matrix, body)
+        if matrix is not None:
+            return Payload(matrix=matrix)
     async with turns.when(len(body) >= BIG_BODY_BYTES):
         if media_type in CSV_TYPES:
             return Payload(columns=await run_in_threadpool(parse_csv, body), kind="csv")

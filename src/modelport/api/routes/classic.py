@@ -89,7 +89,7 @@ async def predict_body(request: Request, name: str | None = None) -> Response:
     predictor = ready_predictor(entry)
     proba, explain = query_flag(request, "proba"), query_flag(request, "explain")
     async with admitted_body(request):
-        payload = await _read_payload(request, state)
+        payload = await _read_payload(request, state, predictor)
     request.scope["state"]["input_source"] = InputSource(payload.kind, payload.prefix)
     result = await _answer(request, entry.version, predictor, payload, proba, explain, state)
     return json_response(_rows_predicted(state, request, result))
@@ -118,7 +118,7 @@ async def preprocess(request: Request, name: str | None = None) -> Response:
     state = server_state(request.app)
     predictor = ready_predictor(_entry(request, name, state))
     async with admitted_body(request):
-        payload = await _read_payload(request, state)
+        payload = await _read_payload(request, state, predictor)
     request.state.input_source = InputSource(payload.kind, payload.prefix)
     X = await _validate(state.dispatch, predictor, payload)
     return json_response(to_records(X, predictor.metadata))
@@ -148,13 +148,20 @@ async def text_query(request: Request, name: str | None = None) -> Response:
     return json_response(await run_in_threadpool(answer))
 
 
-async def _read_payload(request: Request, state: ServerState) -> Payload:
-    return await read_payload(request, state.settings.max_body_bytes, state.dispatch.turns)
+async def _read_payload(request: Request, state: ServerState, predictor: Predictor) -> Payload:
+    return await read_payload(
+        request,
+        state.settings.max_body_bytes,
+        state.dispatch.turns,
+        predictor.read_json_matrix,
+    )
 
 
 async def _validate(dispatch: Dispatcher, predictor: Predictor, payload: Payload) -> Any:
     """The payload's rows as model input; a big payload's rows are consumed (only its
     `_samples` are read afterwards)."""
+    if payload.matrix is not None:
+        return payload.matrix
     if payload.columns is not None:
         return await dispatch.validate(predictor, payload.columns, columns=True, consume=True)
     return await dispatch.validate(predictor, payload.records, consume=True)
