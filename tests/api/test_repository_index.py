@@ -29,9 +29,9 @@ def test_the_index_lists_what_is_on_disk_without_loading_it(serve, tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.01)
         registry = state.registry
-        changes, frozen = registry.changes, gc.get_freeze_count()
         _constant(tmp_path / "flat.joblib", 6.0)  # changed on disk
         _constant(tmp_path / "new.joblib", 7.0)  # added on disk
+        changes, frozen = registry.changes, gc.get_freeze_count()  # what the index may change
         index = client.post("/v2/repository/index", headers=ADMIN)
         assert index.status_code == 200
         assert registry.changes == changes
