@@ -70,6 +70,10 @@ class Runtime(Protocol):
     def predict(self, X: Any) -> Any: ...
 
 
+_UNBUILT = object()
+"""A reader not made yet."""
+
+
 class Predictor:
     """Turns validated input into answers, and the model's failures into clear errors.
 
@@ -105,7 +109,8 @@ class Predictor:
         self._fast_path_failed = False
         self._has_answered = twin is not None  # the model answered the twin's check rows
         self._fast_path_lock = threading.Lock()
-        self._records_reader = self._reader()
+        self._records_reader: Any = _UNBUILT
+        self._reader_lock = threading.Lock()
 
     def _compiled(self, runtime: RuntimeName) -> Any | None:
         """The ONNX runtime when asked for and it agrees with the model; else None, logged."""
@@ -119,27 +124,30 @@ class Predictor:
             log("model %s runs natively: %s", self.bundle.name, reason)
         return compiled
 
-    def _reader(self) -> Any | None:
-        """The compiled reader of JSON records into this model's matrix, warmed up (its code
-        compiled or loaded from the cache now, not at the first request); None where the input
-        is not a matrix of numbers, or there is no compiled code."""
-        if not numbers_only(self._input_metadata):
-            return None
-        module = compiled_module("compiled_records")
-        if module is None:
-            return None
-        reader = module.RecordsReader(self._input_metadata.feature_names, self.max_rows)
-        reader.matrix(b"[]")
-        return reader
-
     def read_json_matrix(self, body: bytes) -> np.ndarray | None:
         """The model input of a JSON body that is a list of records of numbers, read by
         compiled code without the GIL (`modelport.compiled_records`); None for any other body,
         or without compiled code: then it takes the ordinary way (parse, then `validate`)."""
-        if self._records_reader is None:
+        reader = self.records_reader()
+        if reader is None:
             return None
-        matrix = self._records_reader.matrix(body)
+        matrix = reader.matrix(body)
         return None if matrix is None else valid_matrix(matrix, self._input_metadata)
+
+    def records_reader(self) -> Any | None:
+        """The compiled reader of JSON records into this model's matrix, made at the first
+        big body, not at load: a server that never gets one neither starts slower nor loads
+        numba for it (about 100 MB). None where the input is not a matrix of numbers, or
+        where there is no compiled code (see `modelport.compiled`)."""
+        with self._reader_lock:
+            if self._records_reader is _UNBUILT:
+                self._records_reader = None
+                if numbers_only(self._input_metadata):
+                    module = compiled_module("compiled_records")
+                    if module is not None:
+                        names = self._input_metadata.feature_names
+                        self._records_reader = module.RecordsReader(names, self.max_rows)
+            return self._records_reader
 
     @property
     def metadata(self) -> ModelMetadata:

@@ -119,12 +119,32 @@ def test_an_infinite_value_read_by_the_reader_is_left_to_the_ordinary_way(predic
 
 def test_only_a_matrix_of_numbers_is_read_and_only_with_compiled_code(example_bundles, monkeypatch):
     bundle = example_bundles["forest-binary"]
-    assert Predictor(bundle)._records_reader is not None
+    assert Predictor(bundle).records_reader() is not None
     mixed = [
         name
         for name, b in example_bundles.items()
         if any(f.type.value not in ("numeric", "integer", "boolean") for f in b.metadata.features)
     ]
-    assert mixed and all(Predictor(example_bundles[name])._records_reader is None for name in mixed)
+    assert mixed and all(
+        Predictor(example_bundles[name]).records_reader() is None for name in mixed
+    )
     monkeypatch.setattr(predictor_module, "compiled_module", lambda name: None)
     assert Predictor(bundle).read_json_matrix(b"[]") is None
+
+
+def test_the_reader_is_made_at_the_first_body_it_is_asked_to_read(example_bundles, monkeypatch):
+    """Not at load: a server that never gets a big body neither starts slower nor loads numba."""
+    made: list[str] = []
+    original = predictor_module.compiled_module
+
+    def counted(name):
+        made.append(name)
+        return original(name)
+
+    monkeypatch.setattr(predictor_module, "compiled_module", counted)
+    predictor = Predictor(example_bundles["forest-binary"])
+    assert made == []
+    names = predictor.input_metadata.feature_names
+    body = orjson.dumps([dict.fromkeys(names, 2.0)] * 2)
+    assert predictor.read_json_matrix(body).tolist() == [[2.0] * len(names)] * 2
+    assert predictor.read_json_matrix(body) is not None and made == ["compiled_records"]
