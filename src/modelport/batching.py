@@ -2,6 +2,8 @@
 
 No added wait when the model is idle (a lone request runs at once); while a call runs, the
 requests that arrive queue up and go together in the next one, so batches grow with load.
+Once more than a full batch waits, waiting gains nothing: another call starts beside the
+running one (up to `max_calls`), so a model that releases the GIL uses a free core.
 A batch that fails is retried one request at a time, so one bad request fails only itself.
 """
 
@@ -50,6 +52,9 @@ class Batcher:
             its own, so that what counts as fast does not depend on a busy machine).
         turn: held around every call run in a thread (the server's turns on the GIL, for
             a model that takes the GIL back often: see `modelport.api.turns`).
+        max_calls: calls run at once, at most; from the second on, only while more than
+            `max_batch_rows` rows wait (1,000-row requests: measured 1.13x the rows per
+            second with two on two cores).
 
     Example:
         >>> batcher = Batcher(predictor.predict)  # doctest: +SKIP
@@ -66,6 +71,7 @@ class Batcher:
         name: str = "model",
         clock: Callable[[], float] = time.perf_counter,
         turn: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
+        max_calls: int = 1,
     ) -> None:
         self.call = call
         self.name = name
@@ -74,21 +80,36 @@ class Batcher:
         self.on_call = on_call or (lambda rows: None)
         self.clock = clock
         self.turn = turn
+        self.max_calls = max(1, max_calls)
         self._pending: list[_Item] = []
-        self._worker: asyncio.Task[None] | None = None
+        self._pending_rows = 0
+        self._calls = 0  # calls running, or about to
+        self._drains: set[asyncio.Task[None]] = set()
         self._recent: deque[tuple[float, int]] = deque(maxlen=RECENT_CALLS)  # (seconds, rows)
 
     async def __call__(self, X: Any) -> list[Any]:
         """This request's results, computed in whatever batch it joins."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Item(X, len(X), future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
+        self._pending_rows += len(X)
+        if self._calls == 0 or (
+            self._calls < self.max_calls and self._pending_rows > self.max_batch_rows
+        ):
+            self._calls += 1
+            drain = asyncio.create_task(self._drain())
+            self._drains.add(drain)  # a task nobody holds may be collected mid-way
+            drain.add_done_callback(self._drains.discard)
         return await future
 
     async def _drain(self) -> None:
-        if self.max_batch_wait > 0:
-            await asyncio.sleep(self.max_batch_wait)
+        try:
+            if self.max_batch_wait > 0:
+                await asyncio.sleep(self.max_batch_wait)
+            await self._answer_pending()
+        finally:
+            self._calls -= 1
+
+    async def _answer_pending(self) -> None:
         while self._pending:
             batch = self._take()
             try:
@@ -116,6 +137,7 @@ class Batcher:
             batch.append(item)
             rows += item.rows
         del self._pending[: len(batch)]
+        self._pending_rows -= rows
         return batch
 
     def expected_seconds(self, rows: int) -> float:

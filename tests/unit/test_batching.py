@@ -210,3 +210,68 @@ def test_a_failed_call_says_nothing_of_a_slow_model_s_speed():
 
     asyncio.run(run())
     assert not any(thread is threading.main_thread() for thread in model.threads)
+
+
+class HeldModel:
+    """Every call waits until released; counts the calls running at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.running = self.most = 0
+        self.calls: list[int] = []
+        self._lock = threading.Lock()
+
+    def predict(self, X: np.ndarray) -> list[float]:
+        with self._lock:
+            self.calls.append(len(X))
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(10)
+        with self._lock:
+            self.running -= 1
+        return X[:, 0].tolist()
+
+
+async def _until(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        await asyncio.sleep(0.001)
+
+
+def test_a_second_call_starts_beside_the_first_only_once_a_full_batch_waits():
+    model = HeldModel()
+    batcher = Batcher(model.predict, max_batch_rows=4, max_calls=2)
+
+    async def run() -> list[list[float]]:
+        first = asyncio.create_task(batcher(np.ones((1, 1))))
+        await _until(lambda: model.calls == [1])
+        partial = [asyncio.create_task(batcher(np.full((1, 1), 2.0))) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        assert model.calls == [1]  # a batch's worth waits for the running call, to go together
+        full = asyncio.create_task(batcher(np.full((2, 1), 3.0)))  # 6 rows wait: past a batch
+        await _until(lambda: model.calls == [1, 4])
+        assert model.running == 2
+        model.release.set()
+        return await asyncio.gather(first, *partial, full)
+
+    results = asyncio.run(run())
+    assert results == [[1.0], *[[2.0]] * 4, [3.0, 3.0]]
+    assert model.calls == [1, 4, 2] and model.most == 2
+
+
+@pytest.mark.parametrize("max_calls", [1, 3])
+def test_calls_at_once_never_pass_max_calls(max_calls):
+    model = HeldModel()
+    batcher = Batcher(model.predict, max_batch_rows=2, max_calls=max_calls)
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(batcher(np.ones((5, 1)))) for _ in range(8)]
+        await _until(lambda: len(model.calls) == max_calls)
+        await asyncio.sleep(0.05)
+        assert model.running == max_calls  # no more start while these run
+        model.release.set()
+        assert await asyncio.gather(*tasks) == [[1.0] * 5] * 8
+
+    asyncio.run(run())
+    assert model.most == max_calls and model.calls == [5] * 8

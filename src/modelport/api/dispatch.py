@@ -15,6 +15,7 @@ from modelport.api.metrics import Metrics
 from modelport.api.turns import BIG_INPUT_CELLS, Turns
 from modelport.batching import Batcher
 from modelport.errors import ModelNotReadyError
+from modelport.parallel import free_threads
 from modelport.predictor import Predictor
 from modelport.settings import Settings
 
@@ -68,6 +69,7 @@ class Dispatcher:
                 on_call=rows_per_call.observe,
                 name=model,
                 turn=self.turns if predictor.takes_turns else None,
+                max_calls=free_threads(),  # the process's share of the cores
             )
         return per_method[method]
 
