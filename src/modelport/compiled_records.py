@@ -12,10 +12,13 @@ Only the common case is read: a list of records holding every feature once, each
 JSON number, no escape in a key, no more than `max_rows` rows. Anything else (a missing or
 unknown feature, null, true, a string, a nested value, bad JSON) answers None, and the body
 takes the ordinary way, which gives the answer or the error. Where a matrix is answered, it
-is the one orjson and validation build, bit for bit: numbers are converted with the
-Eisel-Lemire algorithm (correctly rounded, as every exact parser), the few it cannot decide
-(past 19 digits, or out of its range) with Python's own float, and the JSON integer `-0` is
-the integer 0.
+is the one orjson and validation build, bit for bit: numbers are converted by Clinger's
+fast path, then the Eisel-Lemire algorithm (correctly rounded, as every exact parser), the
+few neither decides (past 19 digits, subnormal, out of range) by Python's own float, and
+the JSON integer `-0` is the integer 0.
+
+The decimal-to-double conversion stays in this file, beside the reader: numba's cache of
+`_read` is not made again when a function it calls changes in another file.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def _powers_of_ten() -> np.ndarray:
 
 
 POWERS = _powers_of_ten()
+"""Read by the compiled code as a constant, frozen when it is compiled."""
 EXACT_POWERS = np.array([10.0**power for power in range(23)])
 """The powers of ten a float64 holds exactly: a mantissa up to 2^53 times or over one of
 them is one IEEE operation, so correctly rounded (Clinger's fast path)."""
@@ -79,8 +83,6 @@ class RecordsReader:
             self.names,
             self.starts,
             self.max_rows,
-            POWERS,
-            EXACT_POWERS,
         )
         if rows < 0:
             return None
@@ -110,7 +112,7 @@ def _leading_zeros(x):  # type: ignore[no-untyped-def]
 
 
 @numba.njit
-def _eisel_lemire(mantissa, exp10, negative, powers):  # type: ignore[no-untyped-def]
+def _eisel_lemire(mantissa, exp10, negative):  # type: ignore[no-untyped-def]
     """The float64 bits nearest to mantissa * 10^exp10, and True; or False where the
     algorithm cannot decide (a halfway case it cannot see, a subnormal, an overflow)."""
     if mantissa == _ZERO:
@@ -121,9 +123,9 @@ def _eisel_lemire(mantissa, exp10, negative, powers):  # type: ignore[no-untyped
     mantissa <<= U64(zeros)
     exp2 = U64(((217706 * exp10) >> 16) + 64 + 1023 - zeros)
     row = exp10 - MIN_EXP10
-    high, low = _mul(mantissa, powers[row, 1])
+    high, low = _mul(mantissa, POWERS[row, 1])
     if high & _LOW9 == _LOW9 and low + mantissa < mantissa:  # the product may be off by one
-        next_high, next_low = _mul(mantissa, powers[row, 0])
+        next_high, next_low = _mul(mantissa, POWERS[row, 0])
         merged_high, merged_low = high, low + next_high
         if merged_low < low:
             merged_high += _ONE
@@ -205,7 +207,7 @@ def _exponent(buf, i):  # type: ignore[no-untyped-def]
 
 
 @numba.njit
-def _number(buf, i, powers, exact, cell):  # type: ignore[no-untyped-def]
+def _number(buf, i, cell):  # type: ignore[no-untyped-def]
     """A JSON number from `i`, its float64 bits put in `cell`: the index after it; -1 when
     there is no JSON number there, and minus two minus that index when Python must convert it."""
     negative = buf[i] == _MINUS
@@ -228,21 +230,21 @@ def _number(buf, i, powers, exact, cell):  # type: ignore[no-untyped-def]
         return -2 - i
     mantissa = _accumulate(buf, whole_start, whole_end, _ZERO)
     mantissa = _accumulate(buf, fraction_start, fraction_end, mantissa)
-    return i if _convert(mantissa, exp10, negative, integer, powers, exact, cell) else -2 - i
+    return i if _convert(mantissa, exp10, negative, integer, cell) else -2 - i
 
 
 @numba.njit(inline="always")
-def _convert(mantissa, exp10, negative, integer, powers, exact, cell):  # type: ignore[no-untyped-def]
+def _convert(mantissa, exp10, negative, integer, cell):  # type: ignore[no-untyped-def]
     """mantissa * 10^exp10 as float64 bits in `cell`, and True; False when undecided."""
     if integer and mantissa == _ZERO:
         cell[0] = _ZERO  # the integer -0 is 0, as JSON parsers read it
         return True
     if mantissa <= U64(2**53) and -22 <= exp10 <= 22:
         value = float(mantissa)
-        value = value * exact[exp10] if exp10 >= 0 else value / exact[-exp10]
+        value = value * EXACT_POWERS[exp10] if exp10 >= 0 else value / EXACT_POWERS[-exp10]
         cell.view(np.float64)[0] = -value if negative else value
         return True
-    bits, decided = _eisel_lemire(mantissa, exp10, negative, powers)
+    bits, decided = _eisel_lemire(mantissa, exp10, negative)
     cell[0] = bits
     return decided
 
@@ -286,7 +288,7 @@ def _key(buf, i, names, starts, guess):  # type: ignore[no-untyped-def]
 
 
 @numba.njit
-def _record(buf, i, row, names, starts, stamp, bits, hard, powers, exact, cell):  # type: ignore[no-untyped-def]
+def _record(buf, i, row, names, starts, stamp, bits, hard, cell):  # type: ignore[no-untyped-def]
     """Read the record at `i` into `row`: the index after it, or -1 (not a whole record of
     numbers, or past the numbers Python may convert)."""
     width = starts.shape[0] - 1
@@ -298,7 +300,7 @@ def _record(buf, i, row, names, starts, stamp, bits, hard, powers, exact, cell):
         if column < 0 or stamp[column] == row + 1:
             return -1  # not a feature, or one given twice
         stamp[column] = row + 1
-        i = _number(buf, start, powers, exact, cell)
+        i = _number(buf, start, cell)
         if i == -1:
             return -1
         if i < -1:
@@ -318,7 +320,7 @@ def _record(buf, i, row, names, starts, stamp, bits, hard, powers, exact, cell):
 
 
 @numba.njit(nogil=True, cache=True)
-def _read(buf, names, starts, max_rows, powers, exact):  # type: ignore[no-untyped-def]
+def _read(buf, names, starts, max_rows):  # type: ignore[no-untyped-def]
     """(rows, matrix, hard): rows -1 when the body is not the common case. `hard[0, 0]` is
     how many numbers Python must convert, listed below it as (row, column, start, end)."""
     width, n = starts.shape[0] - 1, buf.shape[0]
@@ -337,7 +339,7 @@ def _read(buf, names, starts, max_rows, powers, exact):  # type: ignore[no-untyp
     bits, cell = matrix.reshape(-1).view(np.uint64), np.empty(1, dtype=np.uint64)
     i, row = _skip(buf, i + 1), 0
     while row < matrix.shape[0]:
-        i = _record(buf, i, row, names, starts, stamp, bits, hard, powers, exact, cell)
+        i = _record(buf, i, row, names, starts, stamp, bits, hard, cell)
         if i < 0:
             return -1, matrix, hard
         row += 1
